@@ -1,0 +1,42 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Gateway } from '../gateway/gateway.ts';
+import type { Store } from '../store/types.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { registerErrorHandler } from './error-handler.ts';
+import { healthRoutes } from './health-routes.ts';
+import { registerHostOriginGuard } from './host-origin-guard.ts';
+import { mcpFacadeRoutes } from './mcp-facade-routes.ts';
+import { mcpRoutes } from './mcp-routes.ts';
+
+export interface AppOptions {
+  gateway: Gateway;
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  maxBodyBytes: number;
+  sessionIdleMs?: number;
+}
+
+/** The HTTP face of Ziggie: one Fastify app, each area a plugin, request-wide checks as hooks. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ room: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.maxBodyBytes,
+    // Streamable HTTP keeps GET streams open; Fastify must not wait for them on close.
+    forceCloseConnections: true,
+  });
+  registerHostOriginGuard(app, options);
+  registerErrorHandler(app);
+  await app.register(healthRoutes, options);
+  await app.register(mcpFacadeRoutes, options);
+  await app.register(mcpRoutes, {
+    gateway: options.gateway,
+    maxBodyBytes: options.maxBodyBytes,
+    sessionIdleMs: options.sessionIdleMs ?? 30 * 60_000,
+  });
+  return app;
+}

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { Gateway } from '../gateway/gateway.ts';
+import type { Store } from '../store/types.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+export interface HealthRoutesOptions {
+  gateway: Gateway;
+  store: Store;
+  metrics: Metrics;
+}
+
+/** `/healthz` (process up), `/readyz` (storage reachable, upstreams settled), `/metrics` (Prometheus). */
+export async function healthRoutes(app: FastifyInstance, { gateway, store, metrics }: HealthRoutesOptions): Promise<void> {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const storage = await store.ping().then(
+      () => ({ ok: true as const }),
+      (error: unknown) => ({ ok: false as const, reason: error instanceof Error ? error.message : String(error) }),
+    );
+    // Ready once every upstream is connected or known down: `connecting` is the only unsettled state.
+    const pending = gateway
+      .servers()
+      .filter((s) => s.status.state === 'connecting')
+      .map((s) => s.spec.name);
+    const ready = storage.ok && pending.length === 0;
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not_ready',
+      storage: storage.ok ? 'ok' : `unreachable: ${storage.reason}`,
+      upstreams: Object.fromEntries(gateway.servers().map((s) => [s.spec.name, s.status.state])),
+      ...(pending.length ? { connecting: pending } : {}),
+    });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

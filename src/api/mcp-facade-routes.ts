@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ZiggieError } from '../core/errors.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import { healthWord, overallHealth } from '../gateway/health.ts';
+import { invokeTool } from '../gateway/invoke-tool.ts';
+import { normalizeServerEntry } from './server-input.ts';
+
+/**
+ * The seeds' REST facade over the gateway: `GET /api/mcp/tools`, `POST /api/mcp/execute`,
+ * `GET /api/mcp/health`, plus run-time server management and tool approval.
+ */
+export async function mcpFacadeRoutes(app: FastifyInstance, { gateway }: { gateway: Gateway }): Promise<void> {
+  app.get('/api/mcp/tools', async (request) => {
+    const { server } = z.object({ server: z.string().optional() }).parse(request.query);
+    const view = server ? gateway.serverView(server) : gateway.aggregateView();
+    gateway.touch(view);
+    const tools = view.tools().map((t) => ({
+      name: t.exposed.name,
+      server: t.server,
+      upstreamName: t.entry.tool.name,
+      description: t.exposed.description ?? '',
+      inputSchema: t.exposed.inputSchema,
+      changed: t.entry.changed,
+    }));
+    return { tools, server_count: view.serverNames().length };
+  });
+
+  app.post('/api/mcp/execute', async (request) => {
+    const body = z
+      .strictObject({ tool: z.string().min(1), arguments: z.record(z.string(), z.unknown()).optional() })
+      .parse(request.body);
+    const result = await invokeTool(gateway, gateway.aggregateView(), body.tool, body.arguments);
+    return { success: !result.isError, result };
+  });
+
+  app.get('/api/mcp/health', async () => {
+    const servers = gateway.servers();
+    return {
+      servers: Object.fromEntries(servers.map((s) => [s.spec.name, healthWord(s)])),
+      overall: overallHealth(servers),
+    };
+  });
+
+  app.get('/api/mcp/servers', async () => ({
+    servers: gateway.servers().map((s) => ({ ...publicSpec(s.spec), source: s.source, status: s.status })),
+  }));
+
+  app.post('/api/mcp/servers', async (request, reply) => {
+    const spec = normalizeServerEntry(request.body);
+    const entry = await gateway.addServer(spec);
+    return reply.code(201).send({ ...publicSpec(entry.spec), source: entry.source, status: entry.status });
+  });
+
+  app.delete('/api/mcp/servers/:name', async (request, reply) => {
+    await gateway.removeServer((request.params as { name: string }).name);
+    return reply.code(204).send();
+  });
+
+  app.get('/api/mcp/stats', async (request) => {
+    const { server } = z.object({ server: z.string().optional() }).parse(request.query);
+    return { tools: await gateway.callStats(server) };
+  });
+
+  app.post('/api/mcp/tools/approve', async (request) => {
+    const body = z.strictObject({ tool: z.string().min(1), server: z.string().optional() }).parse(request.body);
+    const target = body.server
+      ? { server: body.server, tool: body.tool }
+      : resolveExposed(gateway, body.tool);
+    await gateway.approveTool(target.server, target.tool);
+    return { approved: target };
+  });
+}
+
+/** A tool named as on `/mcp` (`<server>__<tool>`), found among all tools including hidden ones. */
+function resolveExposed(gateway: Gateway, exposed: string): { server: string; tool: string } {
+  for (const entry of gateway.servers()) {
+    const view = gateway.aggregateView();
+    for (const t of gateway.catalog.listing(entry.spec.name)?.tools ?? []) {
+      if (view.exposeName(entry.spec.name, t.tool.name) === exposed) return { server: entry.spec.name, tool: t.tool.name };
+    }
+  }
+  throw new ZiggieError('TOOL_NOT_FOUND', `no tool "${exposed}"; give --server and the upstream tool name`, {
+    tool: exposed,
+  });
+}
+
+/** A spec as shown over the API: env and header values are secrets and never leave the process. */
+function publicSpec(spec: Gateway['servers'] extends () => Array<{ spec: infer S }> ? S : never) {
+  if (spec.transport === 'stdio') {
+    return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, '<redacted>'])) };
+  }
+  return { ...spec, headers: Object.fromEntries(Object.keys(spec.headers).map((k) => [k, '<redacted>'])) };
+}

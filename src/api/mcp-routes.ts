@@ -1,0 +1,125 @@
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isZiggieError } from '../core/errors.ts';
+import type { DownstreamSession } from '../gateway/downstream/session.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import type { CatalogView } from '../gateway/view.ts';
+import { toZiggieError } from './error-handler.ts';
+
+export interface McpRoutesOptions {
+  gateway: Gateway;
+  maxBodyBytes: number;
+  /** Sessions with no request for this long are closed (ms). */
+  sessionIdleMs: number;
+}
+
+interface LiveSession {
+  session: DownstreamSession;
+  transport: NodeStreamableHTTPServerTransport;
+}
+
+/** Marker for a POST body that is not valid JSON (answered with a JSON-RPC parse error). */
+const UNPARSABLE = Symbol('unparsable');
+
+/**
+ * The MCP Streamable HTTP endpoints (2025-11-25, sessions): `/mcp` (aggregate) and
+ * `/servers/<name>/mcp`. Each session gets its own MCP server and transport; requests are routed
+ * to them by `Mcp-Session-Id`.
+ */
+export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions): Promise<void> {
+  const { gateway } = options;
+  const live = new Map<string, LiveSession>();
+
+  // Keep the raw text: the MCP layer answers malformed JSON itself, with JSON-RPC's parse error.
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch {
+      done(null, UNPARSABLE);
+    }
+  });
+  app.setErrorHandler((error, _request, reply) => {
+    const mapped = toZiggieError(error);
+    return replyJsonRpcError(reply, mapped.status, mapped.jsonRpcCode, mapped.message);
+  });
+
+  const sweeper = setInterval(() => {
+    const cutoff = Date.now() - options.sessionIdleMs;
+    for (const entry of live.values()) {
+      if (entry.session.lastActiveAt < cutoff) void entry.transport.close();
+    }
+  }, Math.min(options.sessionIdleMs, 60_000)).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    await Promise.allSettled([...live.values()].map((entry) => entry.transport.close()));
+  });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply, view: CatalogView): Promise<void> => {
+    const body = request.body;
+    if (body === UNPARSABLE) return replyJsonRpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON');
+    const sessionId = request.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const entry = live.get(sessionId);
+      if (!entry || entry.session.view !== view) {
+        return replyJsonRpcError(reply, 404, -32001, 'Session not found: it expired or was closed; initialize again');
+      }
+      entry.session.lastActiveAt = Date.now();
+      reply.hijack();
+      await entry.transport.handleRequest(request.raw, reply.raw, body);
+      return;
+    }
+    if (request.method !== 'POST' || !isInitializeRequest(body)) {
+      return replyJsonRpcError(
+        reply,
+        400,
+        -32000,
+        'Bad Request: no Mcp-Session-Id header; send initialize first to open a session',
+      );
+    }
+    const id = randomUUID();
+    const session = gateway.openSession(view, id);
+    const transport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      onsessioninitialized: () => {
+        live.set(id, { session, transport });
+      },
+    });
+    transport.onclose = () => {
+      live.delete(id);
+      void gateway.closeSession(session);
+    };
+    await session.server.connect(transport);
+    reply.hijack();
+    await transport.handleRequest(request.raw, reply.raw, body);
+    if (!live.has(id)) await transport.close();
+  };
+
+  const withView = (resolve: (request: FastifyRequest) => CatalogView) => async (request: FastifyRequest, reply: FastifyReply) => {
+    let view: CatalogView;
+    try {
+      view = resolve(request);
+    } catch (error) {
+      if (!isZiggieError(error)) throw error;
+      return replyJsonRpcError(reply, error.status, error.jsonRpcCode, error.message);
+    }
+    return handle(request, reply, view);
+  };
+
+  const methods = ['GET', 'POST', 'DELETE'] as const;
+  app.route({ method: [...methods], url: '/mcp', handler: withView(() => gateway.aggregateView()) });
+  app.route({
+    method: [...methods],
+    url: '/servers/:name/mcp',
+    handler: withView((request) => gateway.serverView((request.params as { name: string }).name)),
+  });
+}
+
+function isInitializeRequest(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize');
+}
+
+function replyJsonRpcError(reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
+  return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code, message }, id: null });
+}

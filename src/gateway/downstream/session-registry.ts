@@ -1,0 +1,175 @@
+import { ProtocolError, ProtocolErrorCode, type LoggingLevel, type ServerContext } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { ListKind } from '../catalog.ts';
+import type { Upstream, UpstreamClientRequestMethod } from '../upstream/types.ts';
+import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
+
+/** A downstream call in flight on an upstream: where upstream-initiated requests are routed. */
+export interface InFlightCall {
+  session: DownstreamSession;
+  server: string;
+  ctx: ServerContext;
+}
+
+/**
+ * Connected downstream sessions, and the routing of traffic upstreams start on their own:
+ * server-to-client requests go to the session whose call caused them (the most recent call in
+ * flight on that upstream; its request stream carries them), notifications to the sessions whose
+ * view includes the server, resource updates to the sessions that subscribed.
+ */
+export class SessionRegistry {
+  readonly #sessions = new Map<string, DownstreamSession>();
+  readonly #inFlight = new Map<string, Set<InFlightCall>>();
+  /** `server\0uri` → number of sessions subscribed, so the upstream subscription is shared. */
+  readonly #subscriptionCounts = new Map<string, number>();
+  readonly #upstream: (name: string) => Upstream | undefined;
+  readonly #logger: Logger;
+
+  constructor(upstream: (name: string) => Upstream | undefined, logger: Logger) {
+    this.#upstream = upstream;
+    this.#logger = logger;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  all(): IterableIterator<DownstreamSession> {
+    return this.#sessions.values();
+  }
+
+  has(session: DownstreamSession): boolean {
+    return this.#sessions.get(session.id) === session;
+  }
+
+  add(session: DownstreamSession): void {
+    this.#sessions.set(session.id, session);
+  }
+
+  async remove(session: DownstreamSession): Promise<void> {
+    if (!this.#sessions.delete(session.id)) return;
+    for (const uri of [...session.subscriptions.keys()]) await this.unsubscribe(session, uri).catch(() => {});
+  }
+
+  beginCall(session: DownstreamSession, server: string, ctx: ServerContext): InFlightCall {
+    const call = { session, server, ctx };
+    let calls = this.#inFlight.get(server);
+    if (!calls) this.#inFlight.set(server, (calls = new Set()));
+    calls.add(call);
+    session.lastActiveAt = Date.now();
+    return call;
+  }
+
+  endCall(call: InFlightCall): void {
+    this.#inFlight.get(call.server)?.delete(call);
+  }
+
+  /** Forwards an upstream's sampling/elicitation/roots request to the right client. */
+  async forwardClientRequest(
+    server: string,
+    method: UpstreamClientRequestMethod,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const calls = [...(this.#inFlight.get(server) ?? [])].reverse();
+    const call = calls.find((c) => c.session.supports(method));
+    if (call) {
+      return (await call.ctx.mcpReq.send({ method, params } as never, { signal })) as Record<string, unknown>;
+    }
+    if (calls.length > 0) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidRequest,
+        `the client calling "${server}" does not support ${method}`,
+      );
+    }
+    if (method === 'roots/list') {
+      // Roots are asked for outside calls too (after roots/list_changed): use the most recently active
+      // session that can see this server and declared roots.
+      const session = [...this.#sessions.values()]
+        .filter((s) => s.view.includes(server) && s.supports('roots/list'))
+        .sort((a, b) => b.lastActiveAt - a.lastActiveAt)[0];
+      if (session) return (await session.server.listRoots(undefined, { signal })) as Record<string, unknown>;
+      return { roots: [] };
+    }
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidRequest,
+      `no client call to "${server}" is in flight to route ${method} to`,
+    );
+  }
+
+  /** Delivers an upstream notification to the sessions that should see it. */
+  forwardNotification(server: string, method: string, params: Record<string, unknown> | undefined): void {
+    if (method === 'notifications/message') {
+      const level = (params?.level ?? 'info') as LoggingLevel;
+      for (const session of this.#sessions.values()) {
+        if (!session.view.includes(server) || !session.wantsLog(level)) continue;
+        const logger = session.view.spec.prefixed
+          ? [server, params?.logger].filter(Boolean).join('/')
+          : (params?.logger as string | undefined);
+        this.#send(session, {
+          method: 'notifications/message',
+          params: { ...params, level, ...(logger ? { logger } : {}) },
+        });
+      }
+    } else if (method === 'notifications/resources/updated') {
+      const uri = String(params?.uri ?? '');
+      for (const session of this.#sessions.values()) {
+        const exposed = session.view.exposeUri(server, uri);
+        if (session.subscriptions.has(exposed)) {
+          this.#send(session, { method: 'notifications/resources/updated', params: { ...params, uri: exposed } });
+        }
+      }
+    }
+  }
+
+  /** Tells sessions that can see `server` that its lists changed. */
+  notifyListChanged(server: string, kinds: readonly ListKind[]): void {
+    for (const session of this.#sessions.values()) {
+      if (!session.view.includes(server)) continue;
+      for (const kind of kinds) this.#send(session, { method: `notifications/${kind}/list_changed` });
+    }
+  }
+
+  async subscribe(session: DownstreamSession, exposedUri: string, server: string, uri: string): Promise<void> {
+    if (session.subscriptions.has(exposedUri)) return;
+    const key = `${server}\0${uri}`;
+    const count = this.#subscriptionCounts.get(key) ?? 0;
+    if (count === 0) {
+      await this.#upstream(server)?.call((client, signal) => client.subscribeResource({ uri }, { signal }));
+    }
+    this.#subscriptionCounts.set(key, count + 1);
+    session.subscriptions.set(exposedUri, { server, uri });
+  }
+
+  async unsubscribe(session: DownstreamSession, exposedUri: string): Promise<void> {
+    const target = session.subscriptions.get(exposedUri);
+    if (!target) return;
+    session.subscriptions.delete(exposedUri);
+    const key = `${target.server}\0${target.uri}`;
+    const count = (this.#subscriptionCounts.get(key) ?? 1) - 1;
+    if (count > 0) {
+      this.#subscriptionCounts.set(key, count);
+      return;
+    }
+    this.#subscriptionCounts.delete(key);
+    await this.#upstream(target.server)?.call((client, signal) =>
+      client.unsubscribeResource({ uri: target.uri }, { signal }),
+    );
+  }
+
+  /** The most verbose level any session that can see `server` asked for (what the upstream should send). */
+  upstreamLogLevel(server: string): LoggingLevel | undefined {
+    let min: LoggingLevel | undefined;
+    for (const session of this.#sessions.values()) {
+      if (!session.logLevel || !session.view.includes(server)) continue;
+      if (!min || LOG_SEVERITY[session.logLevel] < LOG_SEVERITY[min]) min = session.logLevel;
+    }
+    return min;
+  }
+
+  #send(session: DownstreamSession, notification: { method: string; params?: Record<string, unknown> }): void {
+    session.server.notification(notification as never).catch((error: unknown) => {
+      this.#logger.debug({ err: error, session: session.id }, 'could not deliver a notification to a client');
+    });
+  }
+}

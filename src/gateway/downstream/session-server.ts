@@ -1,0 +1,212 @@
+import {
+  type Implementation,
+  type LoggingLevel,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/server';
+import type { ArgumentValidator } from '../argument-validator.ts';
+import type { Catalog } from '../catalog.ts';
+import type { CallRecorder } from '../call-recorder.ts';
+import { invokeTool } from '../invoke-tool.ts';
+import type { Upstream } from '../upstream/types.ts';
+import type { CatalogView } from '../view.ts';
+import { toProtocolError } from './errors.ts';
+import { DownstreamSession } from './session.ts';
+import type { SessionRegistry } from './session-registry.ts';
+
+/** What a session's MCP server needs from the gateway. */
+export interface SessionServices {
+  readonly catalog: Catalog;
+  readonly sessions: SessionRegistry;
+  readonly recorder: CallRecorder;
+  readonly validator: ArgumentValidator;
+  readonly serverInfo: Implementation;
+  upstream(name: string): Upstream | undefined;
+  /** Timeout handed to the SDK for one upstream request; the gateway's own timeout is shorter. */
+  sdkTimeoutMs(server: string): number;
+  /** Starts the lazy servers of a view in the background (first use). */
+  touch(view: CatalogView): void;
+  /** Re-sends the most verbose level sessions want to the upstream. */
+  applyLogLevel(server: string): void;
+}
+
+/**
+ * Builds the MCP `Server` for one downstream session: every request is answered from the catalog
+ * or forwarded to the upstream that owns the tool, prompt or resource, with progress, cancellation
+ * and upstream-initiated requests tied to the calling session.
+ */
+export function createSessionServer(services: SessionServices, view: CatalogView, id: string): DownstreamSession {
+  const server = new Server(services.serverInfo, {
+    capabilities: advertisedCapabilities(services.catalog, view),
+    ...instructionsFor(services.catalog, view),
+  });
+  const session = new DownstreamSession(id, view, server);
+  const { sessions } = services;
+
+  const upstreamFor = (name: string): Upstream => {
+    const upstream = services.upstream(name);
+    if (!upstream) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `upstream "${name}" was removed`);
+    return upstream;
+  };
+
+  server.setRequestHandler('tools/list', async () => {
+    services.touch(view);
+    return { tools: view.tools().map((t) => t.exposed) };
+  });
+
+  server.setRequestHandler('tools/call', async (request, ctx) => {
+    const { name, arguments: args } = request.params;
+    const progressToken = request.params._meta?.progressToken;
+    try {
+      return await invokeTool(services, view, name, args, {
+        signal: ctx.mcpReq.signal,
+        ...(progressToken === undefined
+          ? {}
+          : {
+              onprogress: (progress) => {
+                void ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } });
+              },
+            }),
+        track: (server) => {
+          const call = sessions.beginCall(session, server, ctx);
+          return () => sessions.endCall(call);
+        },
+      });
+    } catch (error) {
+      throw toProtocolError(error, view.resolveTool(name)?.server);
+    }
+  });
+
+  server.setRequestHandler('prompts/list', async () => {
+    services.touch(view);
+    return { prompts: view.prompts() };
+  });
+
+  server.setRequestHandler('prompts/get', async (request, ctx) => {
+    const target = view.resolvePrompt(request.params.name);
+    if (!target) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown prompt "${request.params.name}"`, {
+        code: 'PROMPT_NOT_FOUND',
+      });
+    }
+    return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+      client.getPrompt({ ...request.params, name: target.name }, { signal }),
+    );
+  });
+
+  server.setRequestHandler('resources/list', async () => {
+    services.touch(view);
+    return { resources: view.resources() };
+  });
+
+  server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: view.resourceTemplates() }));
+
+  server.setRequestHandler('resources/read', async (request, ctx) => {
+    const target = resolveUriOrThrow(request.params.uri);
+    const result = await forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+      client.readResource({ ...request.params, uri: target.uri }, { signal }),
+    );
+    return { ...result, contents: result.contents.map((c) => ({ ...c, uri: view.exposeUri(target.server, c.uri) })) };
+  });
+
+  server.setRequestHandler('resources/subscribe', async (request) => {
+    const target = resolveUriOrThrow(request.params.uri);
+    await sessions.subscribe(session, request.params.uri, target.server, target.uri).catch((error: unknown) => {
+      throw toProtocolError(error, target.server);
+    });
+    return {};
+  });
+
+  server.setRequestHandler('resources/unsubscribe', async (request) => {
+    await sessions.unsubscribe(session, request.params.uri).catch((error: unknown) => {
+      throw toProtocolError(error);
+    });
+    return {};
+  });
+
+  server.setRequestHandler('completion/complete', async (request, ctx) => {
+    const { ref } = request.params;
+    if (ref.type === 'ref/prompt') {
+      const target = view.resolvePrompt(ref.name);
+      if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown prompt "${ref.name}"`);
+      return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+        client.complete({ ...request.params, ref: { ...ref, name: target.name } }, { signal }),
+      );
+    }
+    const target = resolveUriOrThrow(ref.uri);
+    return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+      client.complete({ ...request.params, ref: { ...ref, uri: target.uri } }, { signal }),
+    );
+  });
+
+  server.setRequestHandler('logging/setLevel', async (request) => {
+    session.logLevel = request.params.level as LoggingLevel;
+    for (const name of view.serverNames()) services.applyLogLevel(name);
+    return {};
+  });
+
+  function resolveUriOrThrow(uri: string): { server: string; uri: string } {
+    const target = view.resolveUri(uri);
+    if (!target) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown resource "${uri}"`, {
+        code: 'RESOURCE_NOT_FOUND',
+        uri,
+      });
+    }
+    return target;
+  }
+
+  async function forward<T>(
+    name: string,
+    callerSignal: AbortSignal,
+    fn: Parameters<Upstream['call']>[0] extends (...args: infer A) => unknown ? (...args: A) => Promise<T> : never,
+  ): Promise<T> {
+    try {
+      return await upstreamFor(name).call(fn, { signal: callerSignal });
+    } catch (error) {
+      throw toProtocolError(error, name);
+    }
+  }
+
+  return session;
+}
+
+/** What the endpoint offers: what the upstreams it shows offer (unknown ones counted as offering). */
+function advertisedCapabilities(catalog: Catalog, view: CatalogView): ServerCapabilities {
+  let resources = false;
+  let subscribe = false;
+  let prompts = false;
+  let completions = false;
+  let logging = false;
+  for (const name of view.serverNames()) {
+    const caps = catalog.listing(name)?.capabilities;
+    if (!caps) {
+      resources = prompts = completions = logging = subscribe = true;
+      continue;
+    }
+    resources ||= caps.resources !== undefined;
+    subscribe ||= caps.resources?.subscribe === true;
+    prompts ||= caps.prompts !== undefined;
+    completions ||= caps.completions !== undefined;
+    logging ||= caps.logging !== undefined;
+  }
+  return {
+    tools: { listChanged: true },
+    ...(resources ? { resources: { listChanged: true, ...(subscribe ? { subscribe: true } : {}) } } : {}),
+    ...(prompts ? { prompts: { listChanged: true } } : {}),
+    ...(completions ? { completions: {} } : {}),
+    ...(logging ? { logging: {} } : {}),
+  };
+}
+
+function instructionsFor(catalog: Catalog, view: CatalogView): { instructions?: string } {
+  const parts = view
+    .serverNames()
+    .map((name) => ({ name, text: catalog.listing(name)?.instructions }))
+    .filter((p): p is { name: string; text: string } => Boolean(p.text));
+  if (parts.length === 0) return {};
+  if (!view.spec.prefixed) return { instructions: parts.map((p) => p.text).join('\n\n') };
+  return { instructions: parts.map((p) => `## ${p.name}\n${p.text}`).join('\n\n') };
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { Implementation } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { ZiggieError } from '../core/errors.ts';
+import type { UpstreamSpec } from '../core/upstream-spec.ts';
+import type { Store, ToolStats } from '../store/types.ts';
+import { type Metrics, UPSTREAM_STATE_VALUES } from '../telemetry/metrics.ts';
+import { ArgumentValidator } from './argument-validator.ts';
+import { CallRecorder } from './call-recorder.ts';
+import { Catalog, type ListKind, type PinningMode } from './catalog.ts';
+import type { DownstreamSession } from './downstream/session.ts';
+import { createSessionServer, type SessionServices } from './downstream/session-server.ts';
+import { SessionRegistry } from './downstream/session-registry.ts';
+import { stopAll, UpstreamConnection } from './upstream/index.ts';
+import type { Upstream, UpstreamHooks, UpstreamStatus, UpstreamTimings } from './upstream/types.ts';
+import { CatalogView, type ViewSpec } from './view.ts';
+
+export interface GatewayOptions {
+  separator: string;
+  pinning: PinningMode;
+  timings: UpstreamTimings;
+  serverInfo: Implementation;
+}
+
+export interface GatewayDeps {
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Where a server's definition lives: the config file, or added at run time (stored). */
+export type ServerSource = 'config' | 'runtime';
+
+export interface ServerEntry {
+  spec: UpstreamSpec;
+  source: ServerSource;
+  status: UpstreamStatus;
+}
+
+/**
+ * The MCP gateway: owns the upstream connections, the catalog of what they offer and the
+ * downstream sessions, and wires upstream-initiated traffic to the right session.
+ */
+export class Gateway implements SessionServices {
+  readonly catalog: Catalog;
+  readonly sessions: SessionRegistry;
+  readonly recorder: CallRecorder;
+  readonly validator = new ArgumentValidator();
+  readonly serverInfo: Implementation;
+  readonly #options: GatewayOptions;
+  readonly #deps: GatewayDeps;
+  readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
+  readonly #views = new Map<string, CatalogView>();
+  readonly #hooks: UpstreamHooks;
+
+  constructor(options: GatewayOptions, deps: GatewayDeps) {
+    this.#options = options;
+    this.#deps = deps;
+    this.serverInfo = options.serverInfo;
+    const logger = deps.logger.child({ room: 'gateway' });
+    this.sessions = new SessionRegistry((name) => this.upstream(name), logger);
+    this.recorder = new CallRecorder(deps.metrics, deps.store.callLog, logger);
+    this.catalog = new Catalog(
+      deps.store.toolPins,
+      options.pinning,
+      {
+        onListingChanged: (server, kinds) => this.sessions.notifyListChanged(server, kinds),
+        onToolChanged: () => {},
+      },
+      logger,
+    );
+    this.#hooks = {
+      onClientRequest: (server, method, params, signal) =>
+        this.sessions.forwardClientRequest(server, method, params, signal),
+      onNotification: (server, method, params) => this.#onUpstreamNotification(server, method, params),
+      onStateChange: (status) => this.#onStateChange(status),
+    };
+  }
+
+  /** Adds the configured servers and the ones stored at run time, and connects the eager ones. */
+  async start(configured: readonly UpstreamSpec[]): Promise<void> {
+    for (const spec of configured) this.#add(spec, 'config');
+    for (const spec of await this.#deps.store.servers.list()) {
+      if (this.#upstreams.has(spec.name)) {
+        this.#deps.logger.warn({ server: spec.name }, 'a stored server has the name of a configured one; the config wins');
+        continue;
+      }
+      this.#add(spec, 'runtime');
+    }
+    await Promise.allSettled([...this.#upstreams.values()].map(({ upstream }) => this.#startIfEager(upstream)));
+  }
+
+  async stop(): Promise<void> {
+    await this.recorder.flush();
+    await stopAll([...this.#upstreams.values()].map((u) => u.upstream));
+  }
+
+  upstream(name: string): Upstream | undefined {
+    return this.#upstreams.get(name)?.upstream;
+  }
+
+  servers(): ServerEntry[] {
+    return [...this.#upstreams.values()].map(({ upstream, source }) => ({
+      spec: upstream.spec,
+      source,
+      status: upstream.status(),
+    }));
+  }
+
+  /** Adds a server at run time and stores it, so it is there after a restart. */
+  async addServer(spec: UpstreamSpec): Promise<ServerEntry> {
+    if (this.#upstreams.has(spec.name)) {
+      throw new ZiggieError('CONFLICT', `a server named "${spec.name}" already exists`, { server: spec.name });
+    }
+    await this.#deps.store.servers.upsert(spec);
+    const upstream = this.#add(spec, 'runtime');
+    await this.#startIfEager(upstream).catch(() => {});
+    return { spec, source: 'runtime', status: upstream.status() };
+  }
+
+  /** Removes a server added at run time (config servers are removed by editing the config). */
+  async removeServer(name: string): Promise<void> {
+    const entry = this.#upstreams.get(name);
+    if (!entry) throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${name}"`, { server: name });
+    if (entry.source === 'config') {
+      throw new ZiggieError('CONFLICT', `server "${name}" is defined in the config file; remove it there`, {
+        server: name,
+      });
+    }
+    await this.#deps.store.servers.remove(name);
+    this.#upstreams.delete(name);
+    await entry.upstream.stop();
+    this.#deps.metrics.upstreamState.remove({ server_name: name });
+    this.catalog.forget(name);
+  }
+
+  /** The aggregate view (`/mcp`) or one server's view (`/servers/<name>/mcp`). */
+  view(spec: ViewSpec): CatalogView {
+    let view = this.#views.get(spec.id);
+    if (!view) {
+      view = new CatalogView(this.catalog, spec, this.#options.separator, () => [...this.#upstreams.keys()]);
+      this.#views.set(spec.id, view);
+    }
+    return view;
+  }
+
+  aggregateView(): CatalogView {
+    return this.view({ id: 'aggregate', servers: 'all', prefixed: true });
+  }
+
+  serverView(name: string): CatalogView {
+    if (!this.#upstreams.has(name)) {
+      throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${name}"`, { server: name });
+    }
+    return this.view({ id: `server:${name}`, servers: [name], prefixed: false });
+  }
+
+  /** A new downstream session on a view: its own MCP server instance, registered for routing. */
+  openSession(view: CatalogView, id: string = randomUUID()): DownstreamSession {
+    const session = createSessionServer(this, view, id);
+    this.sessions.add(session);
+    this.#deps.metrics.mcpSessions.inc({ endpoint: view.spec.id });
+    return session;
+  }
+
+  async closeSession(session: DownstreamSession): Promise<void> {
+    if (!this.sessions.has(session)) return;
+    await this.sessions.remove(session);
+    this.#deps.metrics.mcpSessions.dec({ endpoint: session.view.spec.id });
+    await session.server.close().catch(() => {});
+  }
+
+  sdkTimeoutMs(server: string): number {
+    const spec = this.upstream(server)?.spec;
+    // The gateway's own per-call timeout (cockatiel) fires first and names the server; the SDK's
+    // timeout only has to be longer so it never pre-empts it.
+    return (spec?.timeoutMs ?? this.#options.timings.callTimeoutMs) + 5_000;
+  }
+
+  touch(view: CatalogView): void {
+    for (const name of view.serverNames()) {
+      const upstream = this.upstream(name);
+      if (upstream?.spec.enabled && upstream.status().state === 'not_started') void upstream.start().catch(() => {});
+    }
+  }
+
+  applyLogLevel(server: string): void {
+    const level = this.sessions.upstreamLogLevel(server);
+    const upstream = this.upstream(server);
+    if (!level || !upstream || upstream.status().state !== 'healthy') return;
+    if (!this.catalog.listing(server)?.capabilities.logging) return;
+    void upstream.call((client, signal) => client.setLoggingLevel(level, { signal })).catch((error: unknown) => {
+      this.#deps.logger.debug({ err: error, server }, 'upstream refused logging/setLevel');
+    });
+  }
+
+  /** Per-tool call statistics from the call log (pending entries are written first). */
+  async callStats(server?: string): Promise<ToolStats[]> {
+    await this.recorder.flush();
+    return this.#deps.store.callLog.stats(server);
+  }
+
+  /** Accepts the current definition of a changed tool (strict pinning shows it again). */
+  async approveTool(server: string, tool: string): Promise<void> {
+    if (!this.#upstreams.has(server)) throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${server}"`);
+    if (!(await this.catalog.approve(server, tool))) {
+      throw new ZiggieError('TOOL_NOT_FOUND', `server "${server}" has no pinned tool "${tool}"`, { server, tool });
+    }
+  }
+
+  #add(spec: UpstreamSpec, source: ServerSource): Upstream {
+    const logger = this.#deps.logger.child({ upstream: spec.name });
+    const upstream = new UpstreamConnection(spec, this.#timingsFor(spec), this.#hooks, logger);
+    this.#upstreams.set(spec.name, { upstream, source });
+    this.#deps.metrics.upstreamState.set({ server_name: spec.name }, UPSTREAM_STATE_VALUES.not_started);
+    this.catalog.version++;
+    return upstream;
+  }
+
+  #timingsFor(spec: UpstreamSpec): UpstreamTimings {
+    return spec.timeoutMs ? { ...this.#options.timings, callTimeoutMs: spec.timeoutMs } : this.#options.timings;
+  }
+
+  async #startIfEager(upstream: Upstream): Promise<void> {
+    if (!upstream.spec.enabled || upstream.spec.connect === 'lazy') return;
+    await upstream.start();
+  }
+
+  #onStateChange(status: UpstreamStatus): void {
+    this.#deps.metrics.upstreamState.set({ server_name: status.name }, UPSTREAM_STATE_VALUES[status.state]);
+    this.#deps.logger.info({ server: status.name, state: status.state, reason: status.reason }, 'upstream state');
+    const upstream = this.upstream(status.name);
+    if (status.state === 'healthy' && upstream) {
+      // (Re)connected: list everything again — a restarted server may offer something else.
+      this.catalog.refreshAll(upstream).then(
+        () => this.applyLogLevel(status.name),
+        (error: unknown) => this.#deps.logger.warn({ err: error, server: status.name }, 'could not list upstream'),
+      );
+    }
+  }
+
+  #onUpstreamNotification(server: string, method: string, params: Record<string, unknown> | undefined): void {
+    const kind = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1] as ListKind | undefined;
+    const upstream = this.upstream(server);
+    if (kind && upstream) {
+      this.catalog.refresh(upstream, kind).catch((error: unknown) => {
+        this.#deps.logger.warn({ err: error, server, kind }, 'could not re-list after list_changed');
+      });
+      return;
+    }
+    this.sessions.forwardNotification(server, method, params);
+  }
+}

@@ -1,0 +1,56 @@
+import type { CallToolResult, Progress } from '@modelcontextprotocol/client';
+import { ZiggieError } from '../core/errors.ts';
+import type { SessionServices } from './downstream/session-server.ts';
+import type { CatalogView } from './view.ts';
+
+export interface InvokeOptions {
+  signal?: AbortSignal;
+  onprogress?: (progress: Progress) => void;
+  /** Called once the target is known and before the upstream is called; the return runs after. */
+  track?: (server: string) => () => void;
+}
+
+/**
+ * Calls a tool by its exposed name on a view: resolves it, checks the arguments against its input
+ * schema, forwards it to the upstream (progress, cancellation, timeout, breaker) and records the
+ * outcome. Shared by MCP sessions and the REST facade so both behave the same.
+ */
+export async function invokeTool(
+  services: SessionServices,
+  view: CatalogView,
+  name: string,
+  args: Record<string, unknown> | undefined,
+  options: InvokeOptions = {},
+): Promise<CallToolResult> {
+  const target = view.resolveTool(name);
+  if (!target) throw new ZiggieError('TOOL_NOT_FOUND', `unknown tool "${name}" (see tools/list)`, { tool: name });
+  const problem = services.validator.check(target.entry.hash, target.entry.tool.inputSchema, args);
+  if (problem) {
+    throw new ZiggieError('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool "${name}": ${problem}`, { tool: name });
+  }
+  const upstream = services.upstream(target.server);
+  if (!upstream) throw new ZiggieError('UPSTREAM_NOT_FOUND', `upstream "${target.server}" was removed`);
+  const untrack = options.track?.(target.server);
+  const started = performance.now();
+  let status: 'ok' | 'error' | 'failed' = 'failed';
+  try {
+    const result = (await upstream.call(
+      (client, signal) =>
+        client.callTool(
+          { name: target.entry.tool.name, ...(args ? { arguments: args } : {}) },
+          {
+            signal,
+            timeout: services.sdkTimeoutMs(target.server),
+            resetTimeoutOnProgress: true,
+            ...(options.onprogress ? { onprogress: options.onprogress } : {}),
+          },
+        ),
+      options.signal ? { signal: options.signal } : {},
+    )) as CallToolResult;
+    status = result.isError ? 'error' : 'ok';
+    return result;
+  } finally {
+    untrack?.();
+    services.recorder.record(target.server, target.entry.tool.name, status, performance.now() - started);
+  }
+}

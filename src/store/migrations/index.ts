@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { ZiggieError } from '../../core/errors.ts';
+import type { StoreDialect } from '../types.ts';
+import { gatewayMigration } from './0001-gateway.ts';
+import type { StoreMigration } from './types.ts';
+
+/**
+ * Every migration, in order. Append-only: a released migration is never edited or removed (a
+ * database that ran it would disagree with the code); schema changes are new entries.
+ */
+export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreMigration]> = [
+  ['0001-gateway', gatewayMigration],
+];
+
+/** A static provider: migrations are imported modules, so nothing depends on the files on disk. */
+export function migrationProvider(dialect: StoreDialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      const migrations: Record<string, Migration> = {};
+      for (const [name, migration] of MIGRATIONS) {
+        migrations[name] = { up: (db) => migration.up(db, dialect) };
+      }
+      return migrations;
+    },
+  };
+}
+
+/**
+ * Brings the database up to the latest migration. Kysely takes a lock (an advisory lock on
+ * PostgreSQL), so several Ziggie nodes starting at once run each migration exactly once.
+ * `tableSchema` pins Kysely's bookkeeping tables to the schema the store uses on PostgreSQL.
+ */
+export async function migrateToLatest(
+  db: Kysely<unknown>,
+  dialect: StoreDialect,
+  tableSchema?: string,
+): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    ...(tableSchema === undefined ? {} : { migrationTableSchema: tableSchema }),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+  const reason = error instanceof Error ? error.message : String(error);
+  throw new ZiggieError(
+    'STORAGE_UNAVAILABLE',
+    failed ? `database migration ${failed} failed: ${reason}` : `cannot migrate the database: ${reason}`,
+    failed ? { migration: failed } : undefined,
+    { cause: error },
+  );
+}

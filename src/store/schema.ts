@@ -1,0 +1,58 @@
+import type { Generated, Kysely } from 'kysely';
+
+/**
+ * The tables as Kysely sees them. Types are the portable subset both dialects share: text,
+ * integers, double precision. Timestamps are epoch milliseconds (bigint columns, read as numbers on
+ * both dialects) and JSON is stored as text, so no query depends on a dialect's date or JSON type.
+ */
+
+/** Upstream servers added at run time; `spec_json` is an `UpstreamSpec`, re-validated when read. */
+export interface UpstreamServersTable {
+  name: string;
+  spec_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Tool-definition pinning, one row per (server, tool). */
+export interface ToolPinsTable {
+  server: string;
+  tool: string;
+  approved_hash: string;
+  current_hash: string;
+  current_definition: string;
+  first_seen_at: number;
+  changed_at: number | null;
+}
+
+/** One row per tool call through the gateway, appended in batches. */
+export interface ToolCallsTable {
+  id: Generated<number>;
+  server: string;
+  tool: string;
+  status: 'ok' | 'error' | 'failed';
+  duration_ms: number;
+  at: number;
+}
+
+/** Every table of the store. Migrations add tables; this interface follows them. */
+export interface Database {
+  upstream_servers: UpstreamServersTable;
+  tool_pins: ToolPinsTable;
+  tool_calls: ToolCallsTable;
+}
+
+/** The Kysely instance the repositories share. */
+export type StoreDb = Kysely<Database>;
+
+/** Where repositories report rows they skip. pino's `logger.warn(obj, msg)` fits this shape. */
+export interface StoreLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+/** Used when no logger is given: a process warning still reaches stderr. */
+export const processWarningLogger: StoreLogger = {
+  warn(details, message) {
+    process.emitWarning(`${message} ${JSON.stringify(details)}`, { code: 'ZIGGIE_STORE' });
+  },
+};
