@@ -28,7 +28,10 @@ export function toZiggieError(error: unknown): ZiggieError {
   }
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new ZiggieError('BODY_TOO_LARGE', 'request body is over the configured limit (server.maxBodyBytes)');
+    return new ZiggieError(
+      'BODY_TOO_LARGE',
+      'request body is over the configured limit (server.maxBodyBytes)',
+    );
   }
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode < 500) {
     return new ZiggieError('VALIDATION_FAILED', fastifyError.message ?? 'bad request');

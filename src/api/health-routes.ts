@@ -10,13 +10,19 @@ export interface HealthRoutesOptions {
 }
 
 /** `/healthz` (process up), `/readyz` (storage reachable, upstreams settled), `/metrics` (Prometheus). */
-export async function healthRoutes(app: FastifyInstance, { gateway, store, metrics }: HealthRoutesOptions): Promise<void> {
+export async function healthRoutes(
+  app: FastifyInstance,
+  { gateway, store, metrics }: HealthRoutesOptions,
+): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     const storage = await store.ping().then(
       () => ({ ok: true as const }),
-      (error: unknown) => ({ ok: false as const, reason: error instanceof Error ? error.message : String(error) }),
+      (error: unknown) => ({
+        ok: false as const,
+        reason: error instanceof Error ? error.message : String(error),
+      }),
     );
     // Ready once every upstream is connected or known down: `connecting` is the only unsettled state.
     const pending = gateway

@@ -26,9 +26,15 @@ export function registerHostOriginGuard(app: FastifyInstance, options: HostOrigi
     const host = validateHostHeader(request.headers.host, hosts);
     const origin = host.ok ? validateOriginHeader(request.headers.origin, origins) : undefined;
     const failure = !host.ok
-      ? new ZiggieError('HOST_NOT_ALLOWED', `Host "${request.headers.host ?? ''}" is not allowed: ${host.message}`)
+      ? new ZiggieError(
+          'HOST_NOT_ALLOWED',
+          `Host "${request.headers.host ?? ''}" is not allowed: ${host.message}`,
+        )
       : origin && !origin.ok
-        ? new ZiggieError('ORIGIN_NOT_ALLOWED', `Origin "${request.headers.origin ?? ''}" is not allowed: ${origin.message}`)
+        ? new ZiggieError(
+            'ORIGIN_NOT_ALLOWED',
+            `Origin "${request.headers.origin ?? ''}" is not allowed: ${origin.message}`,
+          )
         : undefined;
     if (!failure) return;
     const isMcp = request.url.split('?')[0]?.endsWith('/mcp');

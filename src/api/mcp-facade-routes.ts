@@ -10,7 +10,10 @@ import { normalizeServerEntry } from './server-input.ts';
  * The seeds' REST facade over the gateway: `GET /api/mcp/tools`, `POST /api/mcp/execute`,
  * `GET /api/mcp/health`, plus run-time server management and tool approval.
  */
-export async function mcpFacadeRoutes(app: FastifyInstance, { gateway }: { gateway: Gateway }): Promise<void> {
+export async function mcpFacadeRoutes(
+  app: FastifyInstance,
+  { gateway }: { gateway: Gateway },
+): Promise<void> {
   app.get('/api/mcp/tools', async (request) => {
     const { server } = z.object({ server: z.string().optional() }).parse(request.query);
     const view = server ? gateway.serverView(server) : gateway.aggregateView();
@@ -63,7 +66,9 @@ export async function mcpFacadeRoutes(app: FastifyInstance, { gateway }: { gatew
   });
 
   app.post('/api/mcp/tools/approve', async (request) => {
-    const body = z.strictObject({ tool: z.string().min(1), server: z.string().optional() }).parse(request.body);
+    const body = z
+      .strictObject({ tool: z.string().min(1), server: z.string().optional() })
+      .parse(request.body);
     const target = body.server
       ? { server: body.server, tool: body.tool }
       : resolveExposed(gateway, body.tool);
@@ -77,7 +82,8 @@ function resolveExposed(gateway: Gateway, exposed: string): { server: string; to
   for (const entry of gateway.servers()) {
     const view = gateway.aggregateView();
     for (const t of gateway.catalog.listing(entry.spec.name)?.tools ?? []) {
-      if (view.exposeName(entry.spec.name, t.tool.name) === exposed) return { server: entry.spec.name, tool: t.tool.name };
+      if (view.exposeName(entry.spec.name, t.tool.name) === exposed)
+        return { server: entry.spec.name, tool: t.tool.name };
     }
   }
   throw new ZiggieError('TOOL_NOT_FOUND', `no tool "${exposed}"; give --server and the upstream tool name`, {

@@ -1,5 +1,5 @@
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { randomUUID } from 'node:crypto';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isZiggieError } from '../core/errors.ts';
 import type { DownstreamSession } from '../gateway/downstream/session.ts';
@@ -32,24 +32,32 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
   const live = new Map<string, LiveSession>();
 
   // Keep the raw text: the MCP layer answers malformed JSON itself, with JSON-RPC's parse error.
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch {
-      done(null, UNPARSABLE);
-    }
-  });
-  app.setErrorHandler((error, _request, reply) => {
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: options.maxBodyBytes },
+    (_req, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(null, UNPARSABLE);
+      }
+    },
+  );
+  app.setErrorHandler((error, request, reply) => {
     const mapped = toZiggieError(error);
+    if (mapped.code === 'INTERNAL') request.log.error({ err: error }, 'MCP request failed');
     return replyJsonRpcError(reply, mapped.status, mapped.jsonRpcCode, mapped.message);
   });
 
-  const sweeper = setInterval(() => {
-    const cutoff = Date.now() - options.sessionIdleMs;
-    for (const entry of live.values()) {
-      if (entry.session.lastActiveAt < cutoff) void entry.transport.close();
-    }
-  }, Math.min(options.sessionIdleMs, 60_000)).unref();
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - options.sessionIdleMs;
+      for (const entry of live.values()) {
+        if (entry.session.lastActiveAt < cutoff) void entry.transport.close();
+      }
+    },
+    Math.min(options.sessionIdleMs, 60_000),
+  ).unref();
   app.addHook('onClose', async () => {
     clearInterval(sweeper);
     await Promise.allSettled([...live.values()].map((entry) => entry.transport.close()));
@@ -57,12 +65,18 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
 
   const handle = async (request: FastifyRequest, reply: FastifyReply, view: CatalogView): Promise<void> => {
     const body = request.body;
-    if (body === UNPARSABLE) return replyJsonRpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON');
+    if (body === UNPARSABLE)
+      return replyJsonRpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON');
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const entry = live.get(sessionId);
       if (!entry || entry.session.view !== view) {
-        return replyJsonRpcError(reply, 404, -32001, 'Session not found: it expired or was closed; initialize again');
+        return replyJsonRpcError(
+          reply,
+          404,
+          -32001,
+          'Session not found: it expired or was closed; initialize again',
+        );
       }
       entry.session.lastActiveAt = Date.now();
       reply.hijack();
@@ -95,16 +109,18 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     if (!live.has(id)) await transport.close();
   };
 
-  const withView = (resolve: (request: FastifyRequest) => CatalogView) => async (request: FastifyRequest, reply: FastifyReply) => {
-    let view: CatalogView;
-    try {
-      view = resolve(request);
-    } catch (error) {
-      if (!isZiggieError(error)) throw error;
-      return replyJsonRpcError(reply, error.status, error.jsonRpcCode, error.message);
-    }
-    return handle(request, reply, view);
-  };
+  const withView =
+    (resolve: (request: FastifyRequest) => CatalogView) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      let view: CatalogView;
+      try {
+        view = resolve(request);
+      } catch (error) {
+        if (!isZiggieError(error)) throw error;
+        return replyJsonRpcError(reply, error.status, error.jsonRpcCode, error.message);
+      }
+      return handle(request, reply, view);
+    };
 
   const methods = ['GET', 'POST', 'DELETE'] as const;
   app.route({ method: [...methods], url: '/mcp', handler: withView(() => gateway.aggregateView()) });
@@ -117,9 +133,14 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
 
 function isInitializeRequest(body: unknown): boolean {
   const messages = Array.isArray(body) ? body : [body];
-  return messages.some((m) => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize');
+  return messages.some(
+    (m) => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize',
+  );
 }
 
 function replyJsonRpcError(reply: FastifyReply, status: number, code: number, message: string): FastifyReply {
-  return reply.code(status).type('application/json').send({ jsonrpc: '2.0', error: { code, message }, id: null });
+  return reply
+    .code(status)
+    .type('application/json')
+    .send({ jsonrpc: '2.0', error: { code, message }, id: null });
 }

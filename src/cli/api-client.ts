@@ -33,7 +33,10 @@ export class ApiClient {
         signal: AbortSignal.timeout(120_000),
       });
     } catch (error) {
-      const reason = error instanceof Error ? (error.cause as Error | undefined)?.message ?? error.message : String(error);
+      const reason =
+        error instanceof Error
+          ? ((error.cause as Error | undefined)?.message ?? error.message)
+          : String(error);
       throw new ZiggieError(
         'GATEWAY_UNREACHABLE',
         `no Ziggie answering at ${this.baseUrl} (${reason}); start one with \`ziggie start\` or pass --url`,

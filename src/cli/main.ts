@@ -9,7 +9,9 @@ import { registerTools } from './commands/tools.ts';
 /** Builds the `ziggie` command tree. */
 export function buildProgram(): Command {
   const program = new Command('ziggie')
-    .description('Ziggie: one MCP endpoint in front of all your MCP servers, and a command center for AI agents')
+    .description(
+      'Ziggie: one MCP endpoint in front of all your MCP servers, and a command center for AI agents',
+    )
     .version(ZIGGIE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

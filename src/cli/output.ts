@@ -1,5 +1,9 @@
 /** Prints rows as an aligned text table (or nothing-found text) on stdout. */
-export function printTable(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[], empty: string): void {
+export function printTable(
+  rows: ReadonlyArray<Record<string, unknown>>,
+  columns: readonly string[],
+  empty: string,
+): void {
   if (rows.length === 0) {
     process.stdout.write(`${empty}\n`);
     return;

@@ -26,28 +26,117 @@ interface ErrorCodeInfo {
 /** Every error code Ziggie puts on the wire. Add new codes at the end; never rename or reuse one. */
 export const ERROR_CODES = {
   CONFIG_INVALID: { status: 400, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'The configuration is invalid.' },
-  CONFIG_NOT_FOUND: { status: 400, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'A configuration file is missing.' },
-  VALIDATION_FAILED: { status: 400, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'A request body or parameter is invalid.' },
-  NOT_FOUND: { status: 404, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'The addressed entity does not exist.' },
-  CONFLICT: { status: 409, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'The entity already exists or clashes with another.' },
-  UPSTREAM_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'No upstream MCP server has that name.' },
-  UPSTREAM_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'The upstream MCP server is not connected (its state is named).' },
-  UPSTREAM_TIMEOUT: { status: 504, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'The upstream MCP server did not answer within the call timeout.' },
-  UPSTREAM_CIRCUIT_OPEN: { status: 503, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'Calls to the upstream are paused after repeated failures (circuit breaker open).' },
-  UPSTREAM_ERROR: { status: 502, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'The upstream MCP server answered with an error.' },
-  TOOL_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'No tool has that name on this endpoint.' },
-  TOOL_PENDING_APPROVAL: { status: 403, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'The tool definition changed and strict pinning hides it until approved.' },
-  TOOL_ARGUMENTS_INVALID: { status: 400, jsonRpc: JSONRPC.INVALID_PARAMS, summary: "The arguments do not match the tool's input schema." },
-  RESOURCE_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.RESOURCE_NOT_FOUND, summary: 'No resource has that URI on this endpoint.' },
-  PROMPT_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'No prompt has that name on this endpoint.' },
-  CLIENT_CAPABILITY_MISSING: { status: 400, jsonRpc: JSONRPC.INVALID_REQUEST, summary: 'The upstream asked the client for something (sampling, elicitation, roots) the client does not support.' },
-  HOST_NOT_ALLOWED: { status: 403, jsonRpc: JSONRPC.INVALID_REQUEST, summary: 'The Host header is not an allowed host (DNS-rebinding protection).' },
-  ORIGIN_NOT_ALLOWED: { status: 403, jsonRpc: JSONRPC.INVALID_REQUEST, summary: 'The Origin header is not an allowed origin (DNS-rebinding protection).' },
-  BODY_TOO_LARGE: { status: 413, jsonRpc: JSONRPC.INVALID_REQUEST, summary: 'The request body is over the configured size limit.' },
-  STORAGE_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'The database cannot be reached.' },
-  INTERNAL: { status: 500, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'An unexpected error; the server log has the details.' },
-  CLI_USAGE: { status: 400, jsonRpc: JSONRPC.INVALID_PARAMS, summary: 'A command-line argument is missing or invalid.' },
-  GATEWAY_UNREACHABLE: { status: 503, jsonRpc: JSONRPC.INTERNAL_ERROR, summary: 'The CLI could not reach a running Ziggie.' },
+  CONFIG_NOT_FOUND: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'A configuration file is missing.',
+  },
+  VALIDATION_FAILED: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'A request body or parameter is invalid.',
+  },
+  NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The addressed entity does not exist.',
+  },
+  CONFLICT: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The entity already exists or clashes with another.',
+  },
+  UPSTREAM_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'No upstream MCP server has that name.',
+  },
+  UPSTREAM_UNAVAILABLE: {
+    status: 503,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'The upstream MCP server is not connected (its state is named).',
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'The upstream MCP server did not answer within the call timeout.',
+  },
+  UPSTREAM_CIRCUIT_OPEN: {
+    status: 503,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'Calls to the upstream are paused after repeated failures (circuit breaker open).',
+  },
+  UPSTREAM_ERROR: {
+    status: 502,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'The upstream MCP server answered with an error.',
+  },
+  TOOL_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'No tool has that name on this endpoint.',
+  },
+  TOOL_PENDING_APPROVAL: {
+    status: 403,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The tool definition changed and strict pinning hides it until approved.',
+  },
+  TOOL_ARGUMENTS_INVALID: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: "The arguments do not match the tool's input schema.",
+  },
+  RESOURCE_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.RESOURCE_NOT_FOUND,
+    summary: 'No resource has that URI on this endpoint.',
+  },
+  PROMPT_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'No prompt has that name on this endpoint.',
+  },
+  CLIENT_CAPABILITY_MISSING: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary:
+      'The upstream asked the client for something (sampling, elicitation, roots) the client does not support.',
+  },
+  HOST_NOT_ALLOWED: {
+    status: 403,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary: 'The Host header is not an allowed host (DNS-rebinding protection).',
+  },
+  ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary: 'The Origin header is not an allowed origin (DNS-rebinding protection).',
+  },
+  BODY_TOO_LARGE: {
+    status: 413,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary: 'The request body is over the configured size limit.',
+  },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'The database cannot be reached.',
+  },
+  INTERNAL: {
+    status: 500,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'An unexpected error; the server log has the details.',
+  },
+  CLI_USAGE: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'A command-line argument is missing or invalid.',
+  },
+  GATEWAY_UNREACHABLE: {
+    status: 503,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'The CLI could not reach a running Ziggie.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -57,7 +146,12 @@ export class ZiggieError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'ZiggieError';
     this.code = code;

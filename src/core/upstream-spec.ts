@@ -11,7 +11,10 @@ export const SERVER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,47}$/;
 
 export const ServerNameSchema = z
   .string()
-  .regex(SERVER_NAME_PATTERN, 'a server name is 1-48 characters of letters, digits, "_" and "-", starting with a letter or digit');
+  .regex(
+    SERVER_NAME_PATTERN,
+    'a server name is 1-48 characters of letters, digits, "_" and "-", starting with a letter or digit',
+  );
 
 export const TransportKindSchema = z.enum(['stdio', 'http', 'sse', 'ws']);
 export type TransportKind = z.infer<typeof TransportKindSchema>;
@@ -48,7 +51,10 @@ export const RemoteUpstreamSchema = z.strictObject({
 });
 
 /** A fully resolved upstream description (after config defaults were applied). */
-export const UpstreamSpecSchema = z.discriminatedUnion('transport', [StdioUpstreamSchema, RemoteUpstreamSchema]);
+export const UpstreamSpecSchema = z.discriminatedUnion('transport', [
+  StdioUpstreamSchema,
+  RemoteUpstreamSchema,
+]);
 export type UpstreamSpec = z.infer<typeof UpstreamSpecSchema>;
 export type StdioUpstreamSpec = z.infer<typeof StdioUpstreamSchema>;
 export type RemoteUpstreamSpec = z.infer<typeof RemoteUpstreamSchema>;

@@ -40,7 +40,9 @@ export class CallRecorder {
     if (batch.length === 0) return this.#flushing;
     this.#flushing = this.#flushing
       .then(() => this.#log.append(batch))
-      .catch((error: unknown) => this.#logger.error({ err: error, entries: batch.length }, 'could not store the call log'));
+      .catch((error: unknown) =>
+        this.#logger.error({ err: error, entries: batch.length }, 'could not store the call log'),
+      );
     return this.#flushing;
   }
 }

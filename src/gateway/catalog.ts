@@ -1,4 +1,10 @@
-import type { Prompt, Resource, ResourceTemplateType, ServerCapabilities, Tool } from '@modelcontextprotocol/client';
+import type {
+  Prompt,
+  Resource,
+  ResourceTemplateType,
+  ServerCapabilities,
+  Tool,
+} from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import type { ToolPinRepo } from '../store/types.ts';
 import { pinnedDefinitionJson, toolDefinitionHash } from './tool-hash.ts';
@@ -128,7 +134,8 @@ export class Catalog {
   }
 
   async #pinTools(server: string, tools: Tool[]): Promise<CatalogTool[]> {
-    if (this.#pinning === 'off') return tools.map((tool) => ({ tool, hash: toolDefinitionHash(tool), changed: false }));
+    if (this.#pinning === 'off')
+      return tools.map((tool) => ({ tool, hash: toolDefinitionHash(tool), changed: false }));
     const known = new Map((await this.#pins.list(server)).map((pin) => [pin.tool, pin]));
     const out: CatalogTool[] = [];
     for (const tool of tools) {

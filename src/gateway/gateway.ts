@@ -9,8 +9,8 @@ import { ArgumentValidator } from './argument-validator.ts';
 import { CallRecorder } from './call-recorder.ts';
 import { Catalog, type ListKind, type PinningMode } from './catalog.ts';
 import type { DownstreamSession } from './downstream/session.ts';
-import { createSessionServer, type SessionServices } from './downstream/session-server.ts';
 import { SessionRegistry } from './downstream/session-registry.ts';
+import { createSessionServer, type SessionServices } from './downstream/session-server.ts';
 import { stopAll, UpstreamConnection } from './upstream/index.ts';
 import type { Upstream, UpstreamHooks, UpstreamStatus, UpstreamTimings } from './upstream/types.ts';
 import { CatalogView, type ViewSpec } from './view.ts';
@@ -52,6 +52,8 @@ export class Gateway implements SessionServices {
   readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
   readonly #views = new Map<string, CatalogView>();
   readonly #hooks: UpstreamHooks;
+  /** Restarts already added to the restart counter, per server. */
+  readonly #restartsCounted = new Map<string, number>();
 
   constructor(options: GatewayOptions, deps: GatewayDeps) {
     this.#options = options;
@@ -82,12 +84,17 @@ export class Gateway implements SessionServices {
     for (const spec of configured) this.#add(spec, 'config');
     for (const spec of await this.#deps.store.servers.list()) {
       if (this.#upstreams.has(spec.name)) {
-        this.#deps.logger.warn({ server: spec.name }, 'a stored server has the name of a configured one; the config wins');
+        this.#deps.logger.warn(
+          { server: spec.name },
+          'a stored server has the name of a configured one; the config wins',
+        );
         continue;
       }
       this.#add(spec, 'runtime');
     }
-    await Promise.allSettled([...this.#upstreams.values()].map(({ upstream }) => this.#startIfEager(upstream)));
+    await Promise.allSettled(
+      [...this.#upstreams.values()].map(({ upstream }) => this.#startIfEager(upstream)),
+    );
   }
 
   async stop(): Promise<void> {
@@ -110,7 +117,9 @@ export class Gateway implements SessionServices {
   /** Adds a server at run time and stores it, so it is there after a restart. */
   async addServer(spec: UpstreamSpec): Promise<ServerEntry> {
     if (this.#upstreams.has(spec.name)) {
-      throw new ZiggieError('CONFLICT', `a server named "${spec.name}" already exists`, { server: spec.name });
+      throw new ZiggieError('CONFLICT', `a server named "${spec.name}" already exists`, {
+        server: spec.name,
+      });
     }
     await this.#deps.store.servers.upsert(spec);
     const upstream = this.#add(spec, 'runtime');
@@ -180,7 +189,20 @@ export class Gateway implements SessionServices {
   touch(view: CatalogView): void {
     for (const name of view.serverNames()) {
       const upstream = this.upstream(name);
-      if (upstream?.spec.enabled && upstream.status().state === 'not_started') void upstream.start().catch(() => {});
+      if (upstream?.spec.enabled && upstream.status().state === 'not_started')
+        void upstream.start().catch(() => {});
+    }
+  }
+
+  rootsChanged(view: CatalogView): void {
+    for (const name of view.serverNames()) {
+      const upstream = this.upstream(name);
+      if (upstream?.status().state !== 'healthy') continue;
+      void upstream
+        .call((client) => client.sendRootsListChanged())
+        .catch((error: unknown) => {
+          this.#deps.logger.debug({ err: error, server: name }, 'could not announce changed roots');
+        });
     }
   }
 
@@ -189,9 +211,11 @@ export class Gateway implements SessionServices {
     const upstream = this.upstream(server);
     if (!level || !upstream || upstream.status().state !== 'healthy') return;
     if (!this.catalog.listing(server)?.capabilities.logging) return;
-    void upstream.call((client, signal) => client.setLoggingLevel(level, { signal })).catch((error: unknown) => {
-      this.#deps.logger.debug({ err: error, server }, 'upstream refused logging/setLevel');
-    });
+    void upstream
+      .call((client, signal) => client.setLoggingLevel(level, { signal }))
+      .catch((error: unknown) => {
+        this.#deps.logger.debug({ err: error, server }, 'upstream refused logging/setLevel');
+      });
   }
 
   /** Per-tool call statistics from the call log (pending entries are written first). */
@@ -202,9 +226,13 @@ export class Gateway implements SessionServices {
 
   /** Accepts the current definition of a changed tool (strict pinning shows it again). */
   async approveTool(server: string, tool: string): Promise<void> {
-    if (!this.#upstreams.has(server)) throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${server}"`);
+    if (!this.#upstreams.has(server))
+      throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${server}"`);
     if (!(await this.catalog.approve(server, tool))) {
-      throw new ZiggieError('TOOL_NOT_FOUND', `server "${server}" has no pinned tool "${tool}"`, { server, tool });
+      throw new ZiggieError('TOOL_NOT_FOUND', `server "${server}" has no pinned tool "${tool}"`, {
+        server,
+        tool,
+      });
     }
   }
 
@@ -218,7 +246,9 @@ export class Gateway implements SessionServices {
   }
 
   #timingsFor(spec: UpstreamSpec): UpstreamTimings {
-    return spec.timeoutMs ? { ...this.#options.timings, callTimeoutMs: spec.timeoutMs } : this.#options.timings;
+    return spec.timeoutMs
+      ? { ...this.#options.timings, callTimeoutMs: spec.timeoutMs }
+      : this.#options.timings;
   }
 
   async #startIfEager(upstream: Upstream): Promise<void> {
@@ -227,20 +257,32 @@ export class Gateway implements SessionServices {
   }
 
   #onStateChange(status: UpstreamStatus): void {
-    this.#deps.metrics.upstreamState.set({ server_name: status.name }, UPSTREAM_STATE_VALUES[status.state]);
-    this.#deps.logger.info({ server: status.name, state: status.state, reason: status.reason }, 'upstream state');
+    const metrics = this.#deps.metrics;
+    metrics.upstreamState.set({ server_name: status.name }, UPSTREAM_STATE_VALUES[status.state]);
+    const counted = this.#restartsCounted.get(status.name) ?? 0;
+    if (status.restarts > counted) {
+      metrics.upstreamRestarts.inc({ server_name: status.name }, status.restarts - counted);
+      this.#restartsCounted.set(status.name, status.restarts);
+    }
+    this.#deps.logger.info(
+      { server: status.name, state: status.state, reason: status.reason },
+      'upstream state',
+    );
     const upstream = this.upstream(status.name);
     if (status.state === 'healthy' && upstream) {
       // (Re)connected: list everything again — a restarted server may offer something else.
       this.catalog.refreshAll(upstream).then(
         () => this.applyLogLevel(status.name),
-        (error: unknown) => this.#deps.logger.warn({ err: error, server: status.name }, 'could not list upstream'),
+        (error: unknown) =>
+          this.#deps.logger.warn({ err: error, server: status.name }, 'could not list upstream'),
       );
     }
   }
 
   #onUpstreamNotification(server: string, method: string, params: Record<string, unknown> | undefined): void {
-    const kind = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1] as ListKind | undefined;
+    const kind = /^notifications\/(tools|prompts|resources)\/list_changed$/.exec(method)?.[1] as
+      | ListKind
+      | undefined;
     const upstream = this.upstream(server);
     if (kind && upstream) {
       this.catalog.refresh(upstream, kind).catch((error: unknown) => {

@@ -20,7 +20,10 @@ export function healthWord(entry: ServerEntry): string {
 /** `degraded` when an enabled server that should be connected is not healthy. */
 export function overallHealth(entries: readonly ServerEntry[]): 'healthy' | 'degraded' {
   const bad = entries.some(
-    (e) => e.spec.enabled && e.status.state !== 'healthy' && !(e.status.state === 'not_started' && e.spec.connect === 'lazy'),
+    (e) =>
+      e.spec.enabled &&
+      e.status.state !== 'healthy' &&
+      !(e.status.state === 'not_started' && e.spec.connect === 'lazy'),
   );
   return bad ? 'degraded' : 'healthy';
 }

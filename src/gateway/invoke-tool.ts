@@ -23,10 +23,13 @@ export async function invokeTool(
   options: InvokeOptions = {},
 ): Promise<CallToolResult> {
   const target = view.resolveTool(name);
-  if (!target) throw new ZiggieError('TOOL_NOT_FOUND', `unknown tool "${name}" (see tools/list)`, { tool: name });
+  if (!target)
+    throw new ZiggieError('TOOL_NOT_FOUND', `unknown tool "${name}" (see tools/list)`, { tool: name });
   const problem = services.validator.check(target.entry.hash, target.entry.tool.inputSchema, args);
   if (problem) {
-    throw new ZiggieError('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool "${name}": ${problem}`, { tool: name });
+    throw new ZiggieError('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool "${name}": ${problem}`, {
+      tool: name,
+    });
   }
   const upstream = services.upstream(target.server);
   if (!upstream) throw new ZiggieError('UPSTREAM_NOT_FOUND', `upstream "${target.server}" was removed`);

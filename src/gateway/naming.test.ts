@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LLM_SAFE_NAME, llmSafeName, parseQualifiedResourceUri, qualifiedName, qualifiedResourceUri } from './naming.ts';
+import {
+  LLM_SAFE_NAME,
+  llmSafeName,
+  parseQualifiedResourceUri,
+  qualifiedName,
+  qualifiedResourceUri,
+} from './naming.ts';
 
 describe('qualifiedName', () => {
   it('prefixes with the server and separator', () => {
@@ -24,10 +30,14 @@ describe('qualifiedName', () => {
 
   it('always yields an LLM-safe name, and distinct inputs stay distinct', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 120 }), fc.string({ minLength: 1, maxLength: 120 }), (a, b) => {
-        expect(llmSafeName(a)).toMatch(LLM_SAFE_NAME);
-        if (a !== b) expect(llmSafeName(a)).not.toBe(llmSafeName(b));
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 120 }),
+        fc.string({ minLength: 1, maxLength: 120 }),
+        (a, b) => {
+          expect(llmSafeName(a)).toMatch(LLM_SAFE_NAME);
+          if (a !== b) expect(llmSafeName(a)).not.toBe(llmSafeName(b));
+        },
+      ),
     );
   });
 });
@@ -36,7 +46,10 @@ describe('resource URIs', () => {
   it('round-trips through the aggregate prefix, templates included', () => {
     const exposed = qualifiedResourceUri('everything', 'demo://resource/static/document/1');
     expect(exposed).toBe('ziggie://everything/demo://resource/static/document/1');
-    expect(parseQualifiedResourceUri(exposed)).toEqual({ server: 'everything', uri: 'demo://resource/static/document/1' });
+    expect(parseQualifiedResourceUri(exposed)).toEqual({
+      server: 'everything',
+      uri: 'demo://resource/static/document/1',
+    });
     expect(qualifiedResourceUri('s', 'file:///{path}')).toBe('ziggie://s/file:///{path}');
   });
 

@@ -7,7 +7,9 @@ import type { Tool } from '@modelcontextprotocol/client';
  * icons are left out: they change for cosmetic reasons and do not alter what the tool does.
  */
 export function toolDefinitionHash(tool: Tool): string {
-  return createHash('sha256').update(canonicalJson(pinnedPart(tool))).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson(pinnedPart(tool)))
+    .digest('hex');
 }
 
 /** The part of a tool definition that is pinned, as canonical JSON (what the store keeps for review). */

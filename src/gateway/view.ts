@@ -49,7 +49,9 @@ export class CatalogView {
   }
 
   includes(server: string): boolean {
-    return this.spec.servers === 'all' ? this.#allServers().includes(server) : this.spec.servers.includes(server);
+    return this.spec.servers === 'all'
+      ? this.#allServers().includes(server)
+      : this.spec.servers.includes(server);
   }
 
   serverNames(): string[] {
@@ -103,7 +105,8 @@ export class CatalogView {
   #derive(): Derived {
     if (this.#derived && this.#derived.version === this.#catalog.version) return this.#derived;
     const known = this.#allServers();
-    const serverNames = this.spec.servers === 'all' ? known : this.spec.servers.filter((s) => known.includes(s));
+    const serverNames =
+      this.spec.servers === 'all' ? known : this.spec.servers.filter((s) => known.includes(s));
     const derived: Derived = {
       version: this.#catalog.version,
       serverNames,
@@ -120,7 +123,11 @@ export class CatalogView {
       for (const entry of listing.tools) {
         if (!this.#catalog.isVisible(entry)) continue;
         const name = this.exposeName(server, entry.tool.name);
-        const meta = { ...entry.tool._meta, 'ziggie/server': server, ...(entry.changed ? { 'ziggie/changed': true } : {}) };
+        const meta = {
+          ...entry.tool._meta,
+          'ziggie/server': server,
+          ...(entry.changed ? { 'ziggie/changed': true } : {}),
+        };
         const exposed: ExposedTool = { server, entry, exposed: { ...entry.tool, name, _meta: meta } };
         derived.tools.push(exposed);
         derived.toolsByName.set(name, exposed);
@@ -134,7 +141,10 @@ export class CatalogView {
         derived.resources.push({ ...resource, uri: this.exposeUri(server, resource.uri) });
       }
       for (const template of listing.resourceTemplates) {
-        derived.resourceTemplates.push({ ...template, uriTemplate: this.exposeUri(server, template.uriTemplate) });
+        derived.resourceTemplates.push({
+          ...template,
+          uriTemplate: this.exposeUri(server, template.uriTemplate),
+        });
       }
     }
     this.#derived = derived;

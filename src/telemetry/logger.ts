@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -11,7 +11,10 @@ export function createLogger(level: string): Logger {
     {
       level,
       base: { service: 'ziggie' },
-      redact: { paths: ['*.headers', '*.env', '*.authorization', '*.token', '*.password'], censor: '<redacted>' },
+      redact: {
+        paths: ['*.headers', '*.env', '*.authorization', '*.token', '*.password'],
+        censor: '<redacted>',
+      },
     },
     pino.destination(2),
   );

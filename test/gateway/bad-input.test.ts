@@ -1,6 +1,26 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type TestClient } from '../helpers/mcp-client.ts';
 import { everythingStdio, type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
+
+/** A POST with exactly these headers (Host included), answered as status + body text. */
+function rawPost(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers, setHost: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 
@@ -10,7 +30,10 @@ describe('bad input on the MCP endpoint', () => {
   let c: TestClient;
 
   beforeAll(async () => {
-    harness = await startZiggie({ server: { maxBodyBytes: 64 * 1024 }, mcpServers: { everything: everythingStdio() } });
+    harness = await startZiggie({
+      server: { maxBodyBytes: 64 * 1024 },
+      mcpServers: { everything: everythingStdio() },
+    });
     c = await connectClient(`${harness.baseUrl}/mcp`);
     await waitFor(async () => (await c.client.listTools()).tools.length > 0, 10_000, 'tools listed');
   });
@@ -46,14 +69,21 @@ describe('bad input on the MCP endpoint', () => {
   });
 
   it('refuses a body over the size limit with 413', async () => {
-    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { pad: 'x'.repeat(100_000) } });
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { pad: 'x'.repeat(100_000) },
+    });
     const response = await post(big);
     expect(response.status).toBe(413);
     expect((await response.json()).error.message).toMatch(/limit/);
   });
 
   it('answers an unknown method with method-not-found', async () => {
-    await expect(c.client.request({ method: 'tools/frobnicate', params: {} } as never, {} as never)).rejects.toMatchObject({
+    await expect(
+      c.client.request({ method: 'tools/frobnicate', params: {} } as never, {} as never),
+    ).rejects.toMatchObject({
       code: -32601,
     });
   });
@@ -80,15 +110,18 @@ describe('bad input on the MCP endpoint', () => {
   it('refuses a foreign Host and a foreign Origin (DNS-rebinding protection)', async () => {
     const port = new URL(harness.baseUrl).port;
     const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} });
-    const badHost = await fetch(`${harness.baseUrl}/mcp`, {
-      method: 'POST',
-      headers: { ...JSON_HEADERS, host: `evil.example:${port}` },
-      body: init,
+    // fetch() does not let a caller set Host, so this one goes through node:http.
+    const badHost = await rawPost(`${harness.baseUrl}/mcp`, init, {
+      ...JSON_HEADERS,
+      host: `evil.example:${port}`,
     });
     expect(badHost.status).toBe(403);
+    expect(JSON.parse(badHost.body).error.message).toMatch(/evil\.example/);
     const badOrigin = await post(init, { origin: 'http://evil.example' });
     expect(badOrigin.status).toBe(403);
-    const rest = await fetch(`${harness.baseUrl}/api/mcp/health`, { headers: { origin: 'https://evil.example' } });
+    const rest = await fetch(`${harness.baseUrl}/api/mcp/health`, {
+      headers: { origin: 'https://evil.example' },
+    });
     expect(rest.status).toBe(403);
     expect((await rest.json()).error.code).toBe('ORIGIN_NOT_ALLOWED');
   });

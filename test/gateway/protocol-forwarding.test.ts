@@ -27,7 +27,10 @@ describe('protocol forwarding through /mcp (server-everything over stdio)', () =
     expect(names).toContain('everything__echo');
     expect(names).toContain('everything__trigger-sampling-request');
     for (const name of names) expect(name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
-    const result = await c.client.callTool({ name: 'everything__echo', arguments: { message: 'hello gateway' } });
+    const result = await c.client.callTool({
+      name: 'everything__echo',
+      arguments: { message: 'hello gateway' },
+    });
     expect(result.content).toEqual([{ type: 'text', text: 'Echo: hello gateway' }]);
   });
 
@@ -63,15 +66,24 @@ describe('protocol forwarding through /mcp (server-everything over stdio)', () =
 
   it('routes an elicitation request to the calling client and returns its answer upstream', async () => {
     c.requests.length = 0;
-    const result = await c.client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} });
+    const result = await c.client.callTool({
+      name: 'everything__trigger-elicitation-request',
+      arguments: {},
+    });
     expect(c.requests.map((r) => r.method)).toEqual(['elicitation/create']);
     expect(JSON.stringify(result.content)).toContain('Ada');
   });
 
   it('answers the upstream roots/list with the client roots', async () => {
+    // The client's roots/list_changed is relayed upstream, which asks this client for its roots.
     c.requests.length = 0;
+    await c.client.sendRootsListChanged();
+    await waitFor(
+      () => c.requests.some((r) => r.method === 'roots/list'),
+      5_000,
+      'roots/list reaching the client',
+    );
     const result = await c.client.callTool({ name: 'everything__get-roots-list', arguments: {} });
-    expect(c.requests.some((r) => r.method === 'roots/list')).toBe(true);
     expect(JSON.stringify(result.content)).toContain('file:///work/project');
   });
 
@@ -83,15 +95,22 @@ describe('protocol forwarding through /mcp (server-everything over stdio)', () =
     const read = await c.client.readResource({ uri: first.uri });
     expect(read.contents[0]?.uri).toBe(first.uri);
     const { resourceTemplates } = await c.client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate)).toContain('ziggie://everything/demo://resource/dynamic/text/{resourceId}');
-    const dynamic = await c.client.readResource({ uri: 'ziggie://everything/demo://resource/dynamic/text/2' });
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toContain(
+      'ziggie://everything/demo://resource/dynamic/text/{resourceId}',
+    );
+    const dynamic = await c.client.readResource({
+      uri: 'ziggie://everything/demo://resource/dynamic/text/2',
+    });
     expect(dynamic.contents[0]?.uri).toBe('ziggie://everything/demo://resource/dynamic/text/2');
   });
 
   it('forwards prompts and completions with original names upstream', async () => {
     const { prompts } = await c.client.listPrompts();
     expect(prompts.map((p) => p.name)).toContain('everything__args-prompt');
-    const prompt = await c.client.getPrompt({ name: 'everything__args-prompt', arguments: { city: 'Paris' } });
+    const prompt = await c.client.getPrompt({
+      name: 'everything__args-prompt',
+      arguments: { city: 'Paris' },
+    });
     expect(JSON.stringify(prompt.messages)).toContain('Paris');
     const completion = await c.client.complete({
       ref: { type: 'ref/prompt', name: 'everything__completable-prompt' },

@@ -5,7 +5,9 @@ import { everythingStdio, type Harness, startZiggie, waitFor } from '../helpers/
 
 function everythingPids(): number[] {
   try {
-    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'server-everything'], { encoding: 'utf8' });
+    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', 'server-everything'], {
+      encoding: 'utf8',
+    });
     return out.split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
@@ -52,7 +54,8 @@ describe('upstream crash and restart', () => {
     expect((await health(harness)).overall).toBe('healthy');
     const before = everythingPids();
     expect(before).toHaveLength(2);
-    const stateOf = (name: string) => harness.ziggie.gateway.servers().find((s) => s.spec.name === name)!.status;
+    const stateOf = (name: string) =>
+      harness.ziggie.gateway.servers().find((s) => s.spec.name === name)!.status;
     // Kill one of the two children; which server it belonged to shows in the states right after.
     process.kill(before[0]!, 'SIGKILL');
     await waitFor(
@@ -68,7 +71,9 @@ describe('upstream crash and restart', () => {
     expect(report.servers[up]).toBe('healthy');
 
     const started = Date.now();
-    await expect(c.client.callTool({ name: `${down}__echo`, arguments: { message: 'x' } })).rejects.toMatchObject({
+    await expect(
+      c.client.callTool({ name: `${down}__echo`, arguments: { message: 'x' } }),
+    ).rejects.toMatchObject({
       message: expect.stringContaining(`"${down}"`),
     });
     expect(Date.now() - started).toBeLessThan(500);

@@ -24,7 +24,10 @@ export interface TestClient {
  * A 2025-era client (the v1 SDK, as most MCP clients in use are) connected over Streamable HTTP,
  * answering sampling, elicitation and roots like a real host application would.
  */
-export async function connectClient(url: string, options: { capabilities?: boolean } = {}): Promise<TestClient> {
+export async function connectClient(
+  url: string,
+  options: { capabilities?: boolean } = {},
+): Promise<TestClient> {
   const withCapabilities = options.capabilities ?? true;
   const client = new Client(
     { name: 'ziggie-test-client', version: '1.0.0' },
@@ -39,7 +42,11 @@ export async function connectClient(url: string, options: { capabilities?: boole
   if (withCapabilities) {
     client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
       state.requests.push({ method: request.method, params: request.params });
-      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled by the test client' } };
+      return {
+        role: 'assistant',
+        model: 'test-model',
+        content: { type: 'text', text: 'sampled by the test client' },
+      };
     });
     client.setRequestHandler(ElicitRequestSchema, async (request) => {
       state.requests.push({ method: request.method, params: request.params });

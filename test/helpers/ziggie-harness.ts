@@ -7,7 +7,10 @@ import { loadConfig } from '../../src/config/index.ts';
 import { Ziggie } from '../../src/ziggie.ts';
 
 /** Path of the everything server's entry, run with the Node that runs the tests. */
-export const EVERYTHING_ENTRY = join(process.cwd(), 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+export const EVERYTHING_ENTRY = join(
+  process.cwd(),
+  'node_modules/@modelcontextprotocol/server-everything/dist/index.js',
+);
 
 /** An `mcpServers` entry running server-everything over stdio. */
 export function everythingStdio(): Record<string, unknown> {
@@ -29,9 +32,15 @@ export async function startZiggie(config: Record<string, unknown>): Promise<Harn
   const dir = mkdtempSync(join(tmpdir(), 'ziggie-test-'));
   const path = join(dir, 'ziggie.yaml');
   const server = (config.server as Record<string, unknown> | undefined) ?? {};
-  writeFileSync(path, stringify({ ...config, server: { port: 0, ...server } }));
+  const storage = (config.storage as Record<string, unknown> | undefined) ?? {};
+  writeFileSync(
+    path,
+    stringify({ ...config, server: { port: 0, ...server }, storage: { dataDir: dir, ...storage } }),
+  );
   const resolved = await loadConfig({ path, env: process.env });
-  const ziggie = await Ziggie.start(resolved, { logger: pino({ level: process.env.ZIGGIE_TEST_LOG ?? 'silent' }) });
+  const ziggie = await Ziggie.start(resolved, {
+    logger: pino({ level: process.env.ZIGGIE_TEST_LOG ?? 'silent' }),
+  });
   const baseUrl = await ziggie.listen();
   return {
     ziggie,
@@ -45,7 +54,11 @@ export async function startZiggie(config: Record<string, unknown>): Promise<Harn
 }
 
 /** Resolves once `predicate` holds, polling every 25 ms; fails after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

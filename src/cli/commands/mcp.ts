@@ -2,7 +2,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Command } from 'commander';
 import { createLogger } from '../../telemetry/logger.ts';
 import { Ziggie } from '../../ziggie.ts';
-import { configOptions, loadCliConfig, type ConfigFlags } from '../config-flags.ts';
+import { type ConfigFlags, configOptions, loadCliConfig } from '../config-flags.ts';
 
 /**
  * `ziggie mcp`: the aggregate endpoint as a stdio MCP server, for clients that only launch
@@ -10,7 +10,9 @@ import { configOptions, loadCliConfig, type ConfigFlags } from '../config-flags.
  */
 export function registerMcp(program: Command): void {
   configOptions(
-    program.command('mcp').description('serve all upstream tools as one MCP server over stdio (for stdio-only clients)'),
+    program
+      .command('mcp')
+      .description('serve all upstream tools as one MCP server over stdio (for stdio-only clients)'),
   ).action(async (flags: ConfigFlags) => {
     const config = await loadCliConfig(flags);
     const logger = createLogger(config.logging.level === 'info' ? 'warn' : config.logging.level);

@@ -35,24 +35,24 @@ export function registerServers(program: Command): void {
   );
 
   servers
-      .command('add <name>')
-      .description('add an upstream at run time (stored; survives restarts)')
-      .option('--command <cmd>', 'stdio: the program to run')
-      .option('--arg <arg>', 'stdio: an argument (repeat for more)', collect, [])
-      .option('--env <KEY=VALUE>', 'stdio: an environment variable (repeat)', collect, [])
-      .option('--cwd <dir>', 'stdio: working directory')
-      .option('--url <url>', 'remote: the server URL')
-      .option('--transport <kind>', 'remote: http (default), sse or ws')
-      .option('--header <Name: value>', 'remote: an HTTP header (repeat)', collect, [])
-      .option('--lazy', 'connect on first use instead of now')
-      .option('--gateway <url>', 'the running Ziggie (default $ZIGGIE_URL or http://127.0.0.1:4000)')
-      .option('--json', 'machine-readable JSON output')
-  .action(async (name: string, flags: AddFlags) => {
-    const body = addBody(name, flags);
-    const created = await clientFor({ url: flags.gateway }).post<ServerRow>('/api/mcp/servers', body);
-    if (flags.json) return printJson(created);
-    process.stdout.write(`added ${created.name} (${created.transport}): ${created.status.state}\n`);
-  });
+    .command('add <name>')
+    .description('add an upstream at run time (stored; survives restarts)')
+    .option('--command <cmd>', 'stdio: the program to run')
+    .option('--arg <arg>', 'stdio: an argument (repeat for more)', collect, [])
+    .option('--env <KEY=VALUE>', 'stdio: an environment variable (repeat)', collect, [])
+    .option('--cwd <dir>', 'stdio: working directory')
+    .option('--url <url>', 'remote: the server URL')
+    .option('--transport <kind>', 'remote: http (default), sse or ws')
+    .option('--header <Name: value>', 'remote: an HTTP header (repeat)', collect, [])
+    .option('--lazy', 'connect on first use instead of now')
+    .option('--gateway <url>', 'the running Ziggie (default $ZIGGIE_URL or http://127.0.0.1:4000)')
+    .option('--json', 'machine-readable JSON output')
+    .action(async (name: string, flags: AddFlags) => {
+      const body = addBody(name, flags);
+      const created = await clientFor({ url: flags.gateway }).post<ServerRow>('/api/mcp/servers', body);
+      if (flags.json) return printJson(created);
+      process.stdout.write(`added ${created.name} (${created.transport}): ${created.status.state}\n`);
+    });
 
   remoteOptions(servers.command('remove <name>').description('remove an upstream added at run time')).action(
     async (name: string, flags: RemoteFlags) => {
@@ -62,17 +62,21 @@ export function registerServers(program: Command): void {
     },
   );
 
-  remoteOptions(servers.command('health').description('health of every upstream')).action(async (flags: RemoteFlags) => {
-    const health = await clientFor(flags).get<{ servers: Record<string, string>; overall: string }>('/api/mcp/health');
-    if (flags.json) return printJson(health);
-    printTable(
-      Object.entries(health.servers).map(([name, status]) => ({ name, health: status })),
-      ['name', 'health'],
-      'no upstream servers configured',
-    );
-    process.stdout.write(`overall: ${health.overall}\n`);
-    if (health.overall !== 'healthy') process.exitCode = 1;
-  });
+  remoteOptions(servers.command('health').description('health of every upstream')).action(
+    async (flags: RemoteFlags) => {
+      const health = await clientFor(flags).get<{ servers: Record<string, string>; overall: string }>(
+        '/api/mcp/health',
+      );
+      if (flags.json) return printJson(health);
+      printTable(
+        Object.entries(health.servers).map(([name, status]) => ({ name, health: status })),
+        ['name', 'health'],
+        'no upstream servers configured',
+      );
+      process.stdout.write(`overall: ${health.overall}\n`);
+      if (health.overall !== 'healthy') process.exitCode = 1;
+    },
+  );
 }
 
 interface AddFlags {
@@ -95,7 +99,10 @@ function collect(value: string, previous: string[]): string[] {
 /** The POST body for `/api/mcp/servers`, in the same shape as an `mcpServers` entry. */
 function addBody(name: string, flags: AddFlags): Record<string, unknown> {
   if (Boolean(flags.command) === Boolean(flags.url)) {
-    throw new ZiggieError('CLI_USAGE', 'servers add: give either --command (stdio) or --url (remote), not both');
+    throw new ZiggieError(
+      'CLI_USAGE',
+      'servers add: give either --command (stdio) or --url (remote), not both',
+    );
   }
   const common = { name, ...(flags.lazy ? { connect: 'lazy' } : {}) };
   if (flags.command) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Ziggie } from '../../ziggie.ts';
-import { configOptions, loadCliConfig, type ConfigFlags } from '../config-flags.ts';
+import { type ConfigFlags, configOptions, loadCliConfig } from '../config-flags.ts';
 
 /** `ziggie start`: serve the gateway over HTTP until SIGINT/SIGTERM. */
 export function registerStart(program: Command): void {

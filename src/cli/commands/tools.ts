@@ -13,13 +13,20 @@ interface ToolRow {
 
 /** `ziggie tools list|approve` and `ziggie call`. */
 export function registerTools(program: Command): void {
-  const tools = program.command('tools').description('list the tools the gateway exposes; approve changed ones');
+  const tools = program
+    .command('tools')
+    .description('list the tools the gateway exposes; approve changed ones');
 
   remoteOptions(
-    tools.command('list').description('list tools (names as on /mcp)').option('--server <name>', 'only this server'),
+    tools
+      .command('list')
+      .description('list tools (names as on /mcp)')
+      .option('--server <name>', 'only this server'),
   ).action(async (flags: RemoteFlags & { server?: string }) => {
     const query = flags.server ? `?server=${encodeURIComponent(flags.server)}` : '';
-    const result = await clientFor(flags).get<{ tools: ToolRow[]; server_count: number }>(`/api/mcp/tools${query}`);
+    const result = await clientFor(flags).get<{ tools: ToolRow[]; server_count: number }>(
+      `/api/mcp/tools${query}`,
+    );
     if (flags.json) return printJson(result);
     printTable(
       result.tools.map((t) => ({
@@ -39,10 +46,13 @@ export function registerTools(program: Command): void {
       .description('accept the current definition of a changed tool (shown again under strict pinning)')
       .option('--server <name>', 'the server, when <tool> is the upstream tool name'),
   ).action(async (tool: string, flags: RemoteFlags & { server?: string }) => {
-    const result = await clientFor(flags).post<{ approved: { server: string; tool: string } }>('/api/mcp/tools/approve', {
-      tool,
-      ...(flags.server ? { server: flags.server } : {}),
-    });
+    const result = await clientFor(flags).post<{ approved: { server: string; tool: string } }>(
+      '/api/mcp/tools/approve',
+      {
+        tool,
+        ...(flags.server ? { server: flags.server } : {}),
+      },
+    );
     if (flags.json) return printJson(result);
     process.stdout.write(`approved ${result.approved.server}/${result.approved.tool}\n`);
   });

@@ -1,4 +1,9 @@
-import { ProtocolError, ProtocolErrorCode, type LoggingLevel, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  type LoggingLevel,
+  ProtocolError,
+  ProtocolErrorCode,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ListKind } from '../catalog.ts';
 import type { Upstream, UpstreamClientRequestMethod } from '../upstream/types.ts';
@@ -54,7 +59,10 @@ export class SessionRegistry {
   beginCall(session: DownstreamSession, server: string, ctx: ServerContext): InFlightCall {
     const call = { session, server, ctx };
     let calls = this.#inFlight.get(server);
-    if (!calls) this.#inFlight.set(server, (calls = new Set()));
+    if (!calls) {
+      calls = new Set();
+      this.#inFlight.set(server, calls);
+    }
     calls.add(call);
     session.lastActiveAt = Date.now();
     return call;
@@ -116,7 +124,10 @@ export class SessionRegistry {
       for (const session of this.#sessions.values()) {
         const exposed = session.view.exposeUri(server, uri);
         if (session.subscriptions.has(exposed)) {
-          this.#send(session, { method: 'notifications/resources/updated', params: { ...params, uri: exposed } });
+          this.#send(session, {
+            method: 'notifications/resources/updated',
+            params: { ...params, uri: exposed },
+          });
         }
       }
     }
@@ -130,7 +141,12 @@ export class SessionRegistry {
     }
   }
 
-  async subscribe(session: DownstreamSession, exposedUri: string, server: string, uri: string): Promise<void> {
+  async subscribe(
+    session: DownstreamSession,
+    exposedUri: string,
+    server: string,
+    uri: string,
+  ): Promise<void> {
     if (session.subscriptions.has(exposedUri)) return;
     const key = `${server}\0${uri}`;
     const count = this.#subscriptionCounts.get(key) ?? 0;
@@ -167,7 +183,10 @@ export class SessionRegistry {
     return min;
   }
 
-  #send(session: DownstreamSession, notification: { method: string; params?: Record<string, unknown> }): void {
+  #send(
+    session: DownstreamSession,
+    notification: { method: string; params?: Record<string, unknown> },
+  ): void {
     session.server.notification(notification as never).catch((error: unknown) => {
       this.#logger.debug({ err: error, session: session.id }, 'could not deliver a notification to a client');
     });

@@ -7,8 +7,8 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/server';
 import type { ArgumentValidator } from '../argument-validator.ts';
-import type { Catalog } from '../catalog.ts';
 import type { CallRecorder } from '../call-recorder.ts';
+import type { Catalog } from '../catalog.ts';
 import { invokeTool } from '../invoke-tool.ts';
 import type { Upstream } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
@@ -30,6 +30,8 @@ export interface SessionServices {
   touch(view: CatalogView): void;
   /** Re-sends the most verbose level sessions want to the upstream. */
   applyLogLevel(server: string): void;
+  /** The roots clients of this view offer changed: upstreams are told to ask again. */
+  rootsChanged(view: CatalogView): void;
 }
 
 /**
@@ -37,13 +39,28 @@ export interface SessionServices {
  * or forwarded to the upstream that owns the tool, prompt or resource, with progress, cancellation
  * and upstream-initiated requests tied to the calling session.
  */
-export function createSessionServer(services: SessionServices, view: CatalogView, id: string): DownstreamSession {
+export function createSessionServer(
+  services: SessionServices,
+  view: CatalogView,
+  id: string,
+): DownstreamSession {
+  const capabilities = advertisedCapabilities(services.catalog, view);
   const server = new Server(services.serverInfo, {
-    capabilities: advertisedCapabilities(services.catalog, view),
+    capabilities,
     ...instructionsFor(services.catalog, view),
   });
   const session = new DownstreamSession(id, view, server);
   const { sessions } = services;
+
+  // Upstreams are shared, so "the client's roots" are those of the most recently active session
+  // that has them: a new such session, or one whose roots changed, makes upstreams ask again.
+  server.oninitialized = () => {
+    if (session.supports('roots/list')) services.rootsChanged(view);
+  };
+  server.setNotificationHandler('notifications/roots/list_changed', () => {
+    session.lastActiveAt = Date.now();
+    services.rootsChanged(view);
+  });
 
   const upstreamFor = (name: string): Upstream => {
     const upstream = services.upstream(name);
@@ -59,14 +76,24 @@ export function createSessionServer(services: SessionServices, view: CatalogView
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
     const progressToken = request.params._meta?.progressToken;
+    // Progress is relayed in order and flushed before the result: a client drops progress that
+    // arrives after the response it belongs to.
+    let relayed = Promise.resolve();
     try {
-      return await invokeTool(services, view, name, args, {
+      const result = await invokeTool(services, view, name, args, {
         signal: ctx.mcpReq.signal,
         ...(progressToken === undefined
           ? {}
           : {
               onprogress: (progress) => {
-                void ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } });
+                relayed = relayed
+                  .then(() =>
+                    ctx.mcpReq.notify({
+                      method: 'notifications/progress',
+                      params: { ...progress, progressToken },
+                    }),
+                  )
+                  .catch(() => {});
               },
             }),
         track: (server) => {
@@ -74,78 +101,97 @@ export function createSessionServer(services: SessionServices, view: CatalogView
           return () => sessions.endCall(call);
         },
       });
+      await relayed;
+      return result;
     } catch (error) {
       throw toProtocolError(error, view.resolveTool(name)?.server);
     }
   });
 
-  server.setRequestHandler('prompts/list', async () => {
-    services.touch(view);
-    return { prompts: view.prompts() };
-  });
-
-  server.setRequestHandler('prompts/get', async (request, ctx) => {
-    const target = view.resolvePrompt(request.params.name);
-    if (!target) {
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown prompt "${request.params.name}"`, {
-        code: 'PROMPT_NOT_FOUND',
-      });
-    }
-    return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
-      client.getPrompt({ ...request.params, name: target.name }, { signal }),
-    );
-  });
-
-  server.setRequestHandler('resources/list', async () => {
-    services.touch(view);
-    return { resources: view.resources() };
-  });
-
-  server.setRequestHandler('resources/templates/list', async () => ({ resourceTemplates: view.resourceTemplates() }));
-
-  server.setRequestHandler('resources/read', async (request, ctx) => {
-    const target = resolveUriOrThrow(request.params.uri);
-    const result = await forward(target.server, ctx.mcpReq.signal, (client, signal) =>
-      client.readResource({ ...request.params, uri: target.uri }, { signal }),
-    );
-    return { ...result, contents: result.contents.map((c) => ({ ...c, uri: view.exposeUri(target.server, c.uri) })) };
-  });
-
-  server.setRequestHandler('resources/subscribe', async (request) => {
-    const target = resolveUriOrThrow(request.params.uri);
-    await sessions.subscribe(session, request.params.uri, target.server, target.uri).catch((error: unknown) => {
-      throw toProtocolError(error, target.server);
+  // The SDK refuses handlers for capabilities the server does not declare, and a client must not
+  // see a capability no upstream behind this endpoint offers.
+  if (capabilities.prompts) {
+    server.setRequestHandler('prompts/list', async () => {
+      services.touch(view);
+      return { prompts: view.prompts() };
     });
-    return {};
-  });
 
-  server.setRequestHandler('resources/unsubscribe', async (request) => {
-    await sessions.unsubscribe(session, request.params.uri).catch((error: unknown) => {
-      throw toProtocolError(error);
-    });
-    return {};
-  });
-
-  server.setRequestHandler('completion/complete', async (request, ctx) => {
-    const { ref } = request.params;
-    if (ref.type === 'ref/prompt') {
-      const target = view.resolvePrompt(ref.name);
-      if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown prompt "${ref.name}"`);
+    server.setRequestHandler('prompts/get', async (request, ctx) => {
+      const target = view.resolvePrompt(request.params.name);
+      if (!target) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown prompt "${request.params.name}"`, {
+          code: 'PROMPT_NOT_FOUND',
+        });
+      }
       return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
-        client.complete({ ...request.params, ref: { ...ref, name: target.name } }, { signal }),
+        client.getPrompt({ ...request.params, name: target.name }, { signal }),
       );
-    }
-    const target = resolveUriOrThrow(ref.uri);
-    return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
-      client.complete({ ...request.params, ref: { ...ref, uri: target.uri } }, { signal }),
-    );
-  });
+    });
+  }
 
-  server.setRequestHandler('logging/setLevel', async (request) => {
-    session.logLevel = request.params.level as LoggingLevel;
-    for (const name of view.serverNames()) services.applyLogLevel(name);
-    return {};
-  });
+  if (capabilities.resources) {
+    server.setRequestHandler('resources/list', async () => {
+      services.touch(view);
+      return { resources: view.resources() };
+    });
+
+    server.setRequestHandler('resources/templates/list', async () => ({
+      resourceTemplates: view.resourceTemplates(),
+    }));
+
+    server.setRequestHandler('resources/read', async (request, ctx) => {
+      const target = resolveUriOrThrow(request.params.uri);
+      const result = await forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+        client.readResource({ ...request.params, uri: target.uri }, { signal }),
+      );
+      return {
+        ...result,
+        contents: result.contents.map((c) => ({ ...c, uri: view.exposeUri(target.server, c.uri) })),
+      };
+    });
+
+    server.setRequestHandler('resources/subscribe', async (request) => {
+      const target = resolveUriOrThrow(request.params.uri);
+      await sessions
+        .subscribe(session, request.params.uri, target.server, target.uri)
+        .catch((error: unknown) => {
+          throw toProtocolError(error, target.server);
+        });
+      return {};
+    });
+
+    server.setRequestHandler('resources/unsubscribe', async (request) => {
+      await sessions.unsubscribe(session, request.params.uri).catch((error: unknown) => {
+        throw toProtocolError(error);
+      });
+      return {};
+    });
+  }
+
+  if (capabilities.completions) {
+    server.setRequestHandler('completion/complete', async (request, ctx) => {
+      const { ref } = request.params;
+      if (ref.type === 'ref/prompt') {
+        const target = view.resolvePrompt(ref.name);
+        if (!target) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `unknown prompt "${ref.name}"`);
+        return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+          client.complete({ ...request.params, ref: { ...ref, name: target.name } }, { signal }),
+        );
+      }
+      const target = resolveUriOrThrow(ref.uri);
+      return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
+        client.complete({ ...request.params, ref: { ...ref, uri: target.uri } }, { signal }),
+      );
+    });
+  }
+
+  if (capabilities.logging) {
+    server.setRequestHandler('logging/setLevel', async (request) => {
+      session.logLevel = request.params.level as LoggingLevel;
+      for (const name of view.serverNames()) services.applyLogLevel(name);
+      return {};
+    });
+  }
 
   function resolveUriOrThrow(uri: string): { server: string; uri: string } {
     const target = view.resolveUri(uri);
@@ -161,7 +207,9 @@ export function createSessionServer(services: SessionServices, view: CatalogView
   async function forward<T>(
     name: string,
     callerSignal: AbortSignal,
-    fn: Parameters<Upstream['call']>[0] extends (...args: infer A) => unknown ? (...args: A) => Promise<T> : never,
+    fn: Parameters<Upstream['call']>[0] extends (...args: infer A) => unknown
+      ? (...args: A) => Promise<T>
+      : never,
   ): Promise<T> {
     try {
       return await upstreamFor(name).call(fn, { signal: callerSignal });

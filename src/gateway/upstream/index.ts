@@ -1,5 +1,6 @@
 export { restartDelay } from './backoff.ts';
 export { isBreakerFailure, mapCallError } from './call-errors.ts';
+export { CallPolicy } from './call-policy.ts';
 export { createTransport } from './create-transport.ts';
 export { createHttpTransport } from './http-transport.ts';
 export { isAlive, processTree, terminate } from './process-tree.ts';

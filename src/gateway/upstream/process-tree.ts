@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Process-tree helpers for stdio upstreams: a server started through a wrapper (`npx`, `uvx`, a
  * shell script) lives in a grandchild, so killing only the direct child would leave it running.
  * Everything here is synchronous so that it also works inside a process `exit` handler.
  */
+
+const HAS_PROC = existsSync('/proc/self/stat');
 
 /** Parent pid of every process, read from /proc on Linux and from `ps` elsewhere. */
 function parentTable(): Map<number, number> {
@@ -50,13 +52,25 @@ export function processTree(pid: number): number[] {
   return tree;
 }
 
-/** Whether a process with this pid exists (a permission error still means it exists). */
+/**
+ * Whether a process with this pid is running (a permission error still means it exists). A zombie
+ * counts as gone: a grandchild orphaned by our kill waits as one until init reaps it, which some
+ * container inits never do.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // Without /proc (macOS), signal 0 is all we can know.
+  if (!HAS_PROC) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { pino } from 'pino';
-import type { UpstreamSpec } from '../../core/upstream-spec.ts';
+import type { StdioUpstreamSpec } from '../../core/upstream-spec.ts';
+import { processTree } from './process-tree.ts';
 import type { UpstreamClientRequestMethod, UpstreamHooks, UpstreamStatus, UpstreamTimings } from './types.ts';
 
 /** Shared by the upstream tests only (not exported from the room's index). */
@@ -23,7 +25,7 @@ export const FAST_TIMINGS: UpstreamTimings = {
   breakerHalfOpenAfterMs: 60_000,
 };
 
-export function everythingStdio(overrides: Partial<UpstreamSpec> = {}): UpstreamSpec {
+export function everythingStdio(overrides: Partial<StdioUpstreamSpec> = {}): StdioUpstreamSpec {
   return {
     name: 'everything',
     enabled: true,
@@ -34,7 +36,7 @@ export function everythingStdio(overrides: Partial<UpstreamSpec> = {}): Upstream
     args: [EVERYTHING, 'stdio'],
     env: {},
     ...overrides,
-  } as UpstreamSpec;
+  };
 }
 
 export interface RecordedRequest {
@@ -99,7 +101,10 @@ export async function spawnUntil(
   ready: RegExp,
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; match: string }> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const match = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not get ready`)), 10_000);
     const onData = (chunk: Buffer) => {
@@ -114,4 +119,17 @@ export async function spawnUntil(
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
   return { child, match };
+}
+
+/** Pids of this process's descendants whose command line contains `text` (Linux /proc). */
+export function descendantsRunning(text: string): number[] {
+  return processTree(process.pid)
+    .slice(1)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    });
 }

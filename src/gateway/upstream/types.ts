@@ -85,5 +85,8 @@ export interface Upstream {
    * is open, `UPSTREAM_TIMEOUT` after the timeout (the signal passed to `fn` is aborted then, so the
    * SDK sends `notifications/cancelled` upstream).
    */
-  call<T>(fn: (client: Client, signal: AbortSignal) => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
+  call<T>(
+    fn: (client: Client, signal: AbortSignal) => Promise<T>,
+    options?: { signal?: AbortSignal },
+  ): Promise<T>;
 }
