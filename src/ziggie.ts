@@ -37,6 +37,8 @@ export class Ziggie {
         separator: g.separator,
         pinning: g.pinning,
         serverInfo: { name: 'ziggie', version: ZIGGIE_VERSION },
+        heldCalls: g.heldCalls,
+        maxBodyBytes: config.server.maxBodyBytes,
         timings: {
           callTimeoutMs: g.callTimeoutMs,
           connectTimeoutMs: g.connectTimeoutMs,

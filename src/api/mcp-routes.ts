@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
+import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isZiggieError } from '../core/errors.ts';
 import type { DownstreamSession } from '../gateway/downstream/session.ts';
@@ -82,6 +83,14 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
       reply.hijack();
       await entry.transport.handleRequest(request.raw, reply.raw, body);
       return;
+    }
+    // No session and not an initialize: a 2026-07-28 stateless request (its `_meta` envelope says
+    // so), answered by the SDK's per-request handler with the same gateway handlers.
+    if (request.method === 'POST' && !isInitializeRequest(body)) {
+      const webRequest = await toWebRequest(request.raw, body);
+      if (!(await isLegacyRequest(webRequest, body))) {
+        return reply.send(await gateway.stateless.handler(view).fetch(webRequest, { parsedBody: body }));
+      }
     }
     if (request.method !== 'POST' || !isInitializeRequest(body)) {
       return replyJsonRpcError(

@@ -1,5 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import type { Implementation } from '@modelcontextprotocol/server';
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  createRequestStateCodec,
+  type Implementation,
+  type RequestStateCodec,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { ZiggieError } from '../core/errors.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
@@ -8,9 +12,12 @@ import { type Metrics, UPSTREAM_STATE_VALUES } from '../telemetry/metrics.ts';
 import { ArgumentValidator } from './argument-validator.ts';
 import { CallRecorder } from './call-recorder.ts';
 import { Catalog, type ListKind, type PinningMode } from './catalog.ts';
+import { type HeldCallLimits, HeldCallRegistry } from './downstream/held-calls.ts';
 import type { DownstreamSession } from './downstream/session.ts';
 import { SessionRegistry } from './downstream/session-registry.ts';
 import { createSessionServer, type SessionServices } from './downstream/session-server.ts';
+import { StatelessEndpoints } from './downstream/stateless-endpoints.ts';
+import type { HeldToolState } from './downstream/stateless-tool-call.ts';
 import { stopAll, UpstreamConnection } from './upstream/index.ts';
 import type { Upstream, UpstreamHooks, UpstreamStatus, UpstreamTimings } from './upstream/types.ts';
 import { CatalogView, type ViewSpec } from './view.ts';
@@ -20,6 +27,10 @@ export interface GatewayOptions {
   pinning: PinningMode;
   timings: UpstreamTimings;
   serverInfo: Implementation;
+  /** Upstream calls of stateless clients held while waiting for client input. */
+  heldCalls: HeldCallLimits;
+  /** Largest request body the stateless endpoints read. */
+  maxBodyBytes: number;
 }
 
 export interface GatewayDeps {
@@ -47,6 +58,10 @@ export class Gateway implements SessionServices {
   readonly recorder: CallRecorder;
   readonly validator = new ArgumentValidator();
   readonly serverInfo: Implementation;
+  readonly heldCalls: HeldCallRegistry;
+  /** HMAC key is per process: a held call lives in this process only, so its state may too. */
+  readonly requestStateCodec: RequestStateCodec<HeldToolState>;
+  readonly stateless: StatelessEndpoints;
   readonly #options: GatewayOptions;
   readonly #deps: GatewayDeps;
   readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
@@ -66,11 +81,20 @@ export class Gateway implements SessionServices {
       deps.store.toolPins,
       options.pinning,
       {
-        onListingChanged: (server, kinds) => this.sessions.notifyListChanged(server, kinds),
+        onListingChanged: (server, kinds) => {
+          this.sessions.notifyListChanged(server, kinds);
+          this.stateless.notifyListChanged(server, kinds);
+        },
         onToolChanged: () => {},
       },
       logger,
     );
+    this.heldCalls = new HeldCallRegistry(options.heldCalls);
+    this.requestStateCodec = createRequestStateCodec<HeldToolState>({
+      key: randomBytes(32),
+      ttlSeconds: Math.ceil(options.heldCalls.ttlMs / 1000),
+    });
+    this.stateless = new StatelessEndpoints(this, logger, options.maxBodyBytes);
     this.#hooks = {
       onClientRequest: (server, method, params, signal) =>
         this.sessions.forwardClientRequest(server, method, params, signal),
@@ -98,6 +122,8 @@ export class Gateway implements SessionServices {
   }
 
   async stop(): Promise<void> {
+    this.heldCalls.cancelAll();
+    await this.stateless.close();
     await this.recorder.flush();
     await stopAll([...this.#upstreams.values()].map((u) => u.upstream));
   }

@@ -1,19 +1,28 @@
-import {
-  type LoggingLevel,
-  ProtocolError,
-  ProtocolErrorCode,
-  type ServerContext,
-} from '@modelcontextprotocol/server';
+import { type LoggingLevel, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ListKind } from '../catalog.ts';
 import type { Upstream, UpstreamClientRequestMethod } from '../upstream/types.ts';
 import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
 
+/**
+ * How a downstream call answers its upstream's requests for client input. A 2025 session sends
+ * them to the client on the call's own stream; a stateless 2026 call holds the upstream request and
+ * answers its client with `input_required` (see held-calls.ts). The routing below is the same.
+ */
+export interface ClientAsker {
+  supports(method: UpstreamClientRequestMethod): boolean;
+  ask(
+    method: UpstreamClientRequestMethod,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
+}
+
 /** A downstream call in flight on an upstream: where upstream-initiated requests are routed. */
 export interface InFlightCall {
   session: DownstreamSession;
   server: string;
-  ctx: ServerContext;
+  asker: ClientAsker;
 }
 
 /**
@@ -56,8 +65,8 @@ export class SessionRegistry {
     for (const uri of [...session.subscriptions.keys()]) await this.unsubscribe(session, uri).catch(() => {});
   }
 
-  beginCall(session: DownstreamSession, server: string, ctx: ServerContext): InFlightCall {
-    const call = { session, server, ctx };
+  beginCall(session: DownstreamSession, server: string, asker: ClientAsker): InFlightCall {
+    const call = { session, server, asker };
     let calls = this.#inFlight.get(server);
     if (!calls) {
       calls = new Set();
@@ -80,10 +89,8 @@ export class SessionRegistry {
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const calls = [...(this.#inFlight.get(server) ?? [])].reverse();
-    const call = calls.find((c) => c.session.supports(method));
-    if (call) {
-      return (await call.ctx.mcpReq.send({ method, params } as never, { signal })) as Record<string, unknown>;
-    }
+    const call = calls.find((c) => c.asker.supports(method));
+    if (call) return call.asker.ask(method, params, signal);
     if (calls.length > 0) {
       throw new ProtocolError(
         ProtocolErrorCode.InvalidRequest,

@@ -3,6 +3,7 @@ import {
   type LoggingLevel,
   ProtocolError,
   ProtocolErrorCode,
+  type RequestStateCodec,
   Server,
   type ServerCapabilities,
 } from '@modelcontextprotocol/server';
@@ -13,8 +14,10 @@ import { invokeTool } from '../invoke-tool.ts';
 import type { Upstream } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
 import { toProtocolError } from './errors.ts';
+import type { HeldCallRegistry } from './held-calls.ts';
 import { DownstreamSession } from './session.ts';
 import type { SessionRegistry } from './session-registry.ts';
+import { callToolStateless, type HeldToolState } from './stateless-tool-call.ts';
 
 /** What a session's MCP server needs from the gateway. */
 export interface SessionServices {
@@ -32,6 +35,10 @@ export interface SessionServices {
   applyLogLevel(server: string): void;
   /** The roots clients of this view offer changed: upstreams are told to ask again. */
   rootsChanged(view: CatalogView): void;
+  /** Upstream calls of stateless clients waiting for the client's input. */
+  readonly heldCalls: HeldCallRegistry;
+  /** Seals and verifies (HMAC, expiry) the `requestState` of held calls. */
+  readonly requestStateCodec: RequestStateCodec<HeldToolState>;
 }
 
 /**
@@ -47,6 +54,8 @@ export function createSessionServer(
   const capabilities = advertisedCapabilities(services.catalog, view);
   const server = new Server(services.serverInfo, {
     capabilities,
+    // A tampered or expired state is refused by the SDK with the specification's error.
+    requestState: { verify: (state, ctx) => services.requestStateCodec.verify(state, ctx) },
     ...instructionsFor(services.catalog, view),
   });
   const session = new DownstreamSession(id, view, server);
@@ -74,6 +83,7 @@ export function createSessionServer(
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
+    if (ctx.mcpReq.envelope) return callToolStateless(services, view, session, request, ctx);
     const { name, arguments: args } = request.params;
     const progressToken = request.params._meta?.progressToken;
     // Progress is relayed in order and flushed before the result: a client drops progress that
@@ -97,7 +107,11 @@ export function createSessionServer(
               },
             }),
         track: (server) => {
-          const call = sessions.beginCall(session, server, ctx);
+          const call = sessions.beginCall(session, server, {
+            supports: (method) => session.supports(method),
+            ask: (method, params, signal) =>
+              ctx.mcpReq.send({ method, params } as never, { signal }) as Promise<Record<string, unknown>>,
+          });
           return () => sessions.endCall(call);
         },
       });

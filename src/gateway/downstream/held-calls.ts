@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
+
+/**
+ * Calls held open for stateless (2026-07-28) clients while the upstream waits for client input.
+ *
+ * A 2026 client cannot be called back: when an upstream asks for sampling, elicitation or roots
+ * during its call, the gateway answers the client with `input_required` and keeps the upstream call
+ * open here. The client's retry names the held call (in an HMAC'd `requestState`), carries the
+ * answers, and the call goes on — over as many rounds as the upstream needs.
+ */
+
+/** What `requestState` carries (sealed by the SDK's HMAC codec). */
+export interface HeldState {
+  /** Held call id. */
+  h: string;
+  /** Round the state was issued for; an older round's state is a replay. */
+  r: number;
+}
+
+/** One input request as it goes to the client. */
+export interface InputRequestWire {
+  method: UpstreamClientRequestMethod;
+  params?: Record<string, unknown>;
+}
+
+export type HeldOutcome<T> =
+  | { done: true; result: T }
+  | { done: false; requests: Record<string, InputRequestWire> };
+
+interface PendingInput extends InputRequestWire {
+  resolve(result: Record<string, unknown>): void;
+  reject(error: unknown): void;
+  issued: boolean;
+}
+
+export interface HeldCallLimits {
+  /** How long a call may wait for the client's retry (ms). */
+  ttlMs: number;
+  /** Calls one identity may hold at once. */
+  maxPerIdentity: number;
+}
+
+const INVALID_STATE = 'Invalid or expired requestState';
+
+function invalidState(reason: string): ProtocolError {
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, INVALID_STATE, { reason });
+}
+
+/** One upstream call kept open across a stateless client's rounds. */
+export class HeldCall<T> {
+  readonly id = randomUUID();
+  readonly owner: string;
+  round = 0;
+  /** Relays upstream progress to the client's current round, if it asked for progress. */
+  onprogress: ((progress: Record<string, unknown>) => void) | undefined;
+  readonly #controller = new AbortController();
+  readonly #pending = new Map<string, PendingInput>();
+  readonly #settled: Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
+  #wake: (() => void) | undefined;
+  #nextKey = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(owner: string, run: (call: HeldCall<T>, signal: AbortSignal) => Promise<T>) {
+    this.owner = owner;
+    this.#settled = run(this, this.#controller.signal).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    void this.#settled.then(() => this.#wake?.());
+  }
+
+  /** The upstream asks the client for something: resolves with the client's answer on a later round. */
+  ask(
+    method: UpstreamClientRequestMethod,
+    params: Record<string, unknown> | undefined,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    const key = `${method.split('/')[0]}-${++this.#nextKey}`;
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        this.#pending.delete(key);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        settle();
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(key, {
+        method,
+        ...(params ? { params } : {}),
+        issued: false,
+        resolve: (result) => {
+          settle();
+          resolve(result);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      });
+      this.#wake?.();
+    });
+  }
+
+  /** Hands the client's answers to the waiting upstream requests of the round the state names. */
+  answer(round: number, responses: Record<string, unknown>): void {
+    if (round !== this.round) throw invalidState('replayed');
+    const issued = [...this.#pending].filter(([, p]) => p.issued);
+    const unknown = Object.keys(responses).filter((key) => !this.#pending.get(key)?.issued);
+    if (unknown.length > 0) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `inputResponses answer requests that were never made: ${unknown.join(', ')}`,
+        { reason: 'unknown_input_response', keys: unknown },
+      );
+    }
+    const missing = issued.filter(([key]) => !(key in responses)).map(([key]) => key);
+    if (missing.length > 0) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `inputResponses lack answers for: ${missing.join(', ')}`,
+        { reason: 'missing_input_response', keys: missing },
+      );
+    }
+    for (const [key, pending] of issued) pending.resolve(responses[key] as Record<string, unknown>);
+  }
+
+  /**
+   * Waits until the upstream call finished (its result) or asked the client for input (the new
+   * requests, issued under a new round). A caller's abort cancels the upstream call.
+   */
+  async next(signal: AbortSignal): Promise<HeldOutcome<T>> {
+    const onAbort = () => this.cancel(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        const fresh = [...this.#pending].filter(([, p]) => !p.issued);
+        const woken = new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        const done = await Promise.race([
+          this.#settled,
+          fresh.length > 0 ? Promise.resolve(null) : woken.then(() => null),
+        ]);
+        if (done) {
+          if (done.ok) return { done: true, result: done.value };
+          throw done.error;
+        }
+        const now = [...this.#pending].filter(([, p]) => !p.issued);
+        if (now.length === 0) continue;
+        this.round++;
+        const requests: Record<string, InputRequestWire> = {};
+        for (const [key, pending] of now) {
+          pending.issued = true;
+          requests[key] = { method: pending.method, ...(pending.params ? { params: pending.params } : {}) };
+        }
+        return { done: false, requests };
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.#wake = undefined;
+    }
+  }
+
+  /** Cancels the upstream call (its signal aborts, so the SDK sends `notifications/cancelled`). */
+  cancel(reason?: unknown): void {
+    this.#controller.abort(reason ?? new Error('held call cancelled'));
+    for (const pending of this.#pending.values()) pending.reject(this.#controller.signal.reason);
+  }
+
+  /** Resolves once the upstream call has settled, whatever the outcome. */
+  settled(): Promise<void> {
+    return this.#settled.then(() => {});
+  }
+
+  /** (Re)starts the expiry clock: called whenever the call goes back to waiting for the client. */
+  expireAfter(ms: number, onExpire: () => void): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(onExpire, ms);
+    this.#timer.unref();
+  }
+
+  stopClock(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+/** The held calls of this gateway, bounded per identity and expired after `ttlMs`. */
+export class HeldCallRegistry {
+  readonly #calls = new Map<string, HeldCall<unknown>>();
+  readonly #limits: HeldCallLimits;
+
+  constructor(limits: HeldCallLimits) {
+    this.#limits = limits;
+  }
+
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  get limits(): HeldCallLimits {
+    return this.#limits;
+  }
+
+  /** Starts a call that may be held; refused when `owner` already holds the maximum. */
+  start<T>(owner: string, run: (call: HeldCall<T>, signal: AbortSignal) => Promise<T>): HeldCall<T> {
+    let held = 0;
+    for (const call of this.#calls.values()) if (call.owner === owner) held++;
+    if (held >= this.#limits.maxPerIdentity) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidRequest,
+        `too many calls waiting for input (${held}, at most ${this.#limits.maxPerIdentity}); answer or abandon one first`,
+        { code: 'HELD_CALLS_EXCEEDED', limit: this.#limits.maxPerIdentity },
+      );
+    }
+    const call = new HeldCall<T>(owner, run);
+    this.#calls.set(call.id, call as HeldCall<unknown>);
+    void call.settled().then(() => this.#forget(call as HeldCall<unknown>));
+    return call;
+  }
+
+  /** The held call a verified state names, if it is still held for this owner. */
+  resume<T>(state: HeldState, owner: string): HeldCall<T> {
+    const call = this.#calls.get(state.h);
+    if (!call || call.owner !== owner) throw invalidState('unknown_call');
+    return call as HeldCall<T>;
+  }
+
+  /** The call goes back to waiting for the client: expire it (and cancel upstream) after the TTL. */
+  park(call: HeldCall<unknown>): void {
+    call.expireAfter(this.#limits.ttlMs, () => {
+      call.cancel(new Error(`no retry within ${this.#limits.ttlMs} ms`));
+      this.#forget(call);
+    });
+  }
+
+  cancelAll(): void {
+    for (const call of this.#calls.values()) call.cancel(new Error('gateway stopping'));
+    this.#calls.clear();
+  }
+
+  #forget(call: HeldCall<unknown>): void {
+    call.stopClock();
+    if (this.#calls.get(call.id) === call) this.#calls.delete(call.id);
+  }
+}

@@ -1,0 +1,63 @@
+import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { ListKind } from '../catalog.ts';
+import type { CatalogView } from '../view.ts';
+import { createSessionServer, type SessionServices } from './session-server.ts';
+
+/**
+ * The 2026-07-28 (stateless) face of each endpoint: one SDK handler per view, serving every
+ * request with a fresh per-request server built by the same `createSessionServer` the 2025
+ * sessions use — one set of handlers for both eras. `list_changed` reaches stateless clients
+ * through their `subscriptions/listen` streams.
+ */
+export class StatelessEndpoints {
+  readonly #services: SessionServices;
+  readonly #logger: Logger;
+  readonly #maxBodyBytes: number;
+  readonly #handlers = new Map<string, { view: CatalogView; handler: McpHttpHandler }>();
+  #requests = 0;
+
+  constructor(services: SessionServices, logger: Logger, maxBodyBytes: number) {
+    this.#services = services;
+    this.#logger = logger;
+    this.#maxBodyBytes = maxBodyBytes;
+  }
+
+  /** The handler serving stateless requests on `view` (2025 traffic is routed elsewhere first). */
+  handler(view: CatalogView): McpHttpHandler {
+    let entry = this.#handlers.get(view.spec.id);
+    if (!entry) {
+      const handler = createMcpHandler(
+        () => {
+          this.#services.touch(view);
+          return createSessionServer(this.#services, view, `stateless-${++this.#requests}`).server;
+        },
+        {
+          legacy: 'reject',
+          maxRequestBodySize: this.#maxBodyBytes,
+          onerror: (error) => this.#logger.debug({ err: error, endpoint: view.spec.id }, 'stateless request'),
+        },
+      );
+      entry = { view, handler };
+      this.#handlers.set(view.spec.id, entry);
+    }
+    return entry.handler;
+  }
+
+  /** An upstream's lists changed: tell the listening stateless clients that can see it. */
+  notifyListChanged(server: string, kinds: readonly ListKind[]): void {
+    for (const { view, handler } of this.#handlers.values()) {
+      if (!view.includes(server)) continue;
+      for (const kind of kinds) {
+        if (kind === 'tools') handler.notify.toolsChanged();
+        else if (kind === 'prompts') handler.notify.promptsChanged();
+        else handler.notify.resourcesChanged();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#handlers.values()].map(({ handler }) => handler.close()));
+    this.#handlers.clear();
+  }
+}

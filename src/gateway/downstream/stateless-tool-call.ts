@@ -1,0 +1,115 @@
+import {
+  type CallToolRequest,
+  type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
+  type InputRequiredResult,
+  ProtocolError,
+  ProtocolErrorCode,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import { invokeTool } from '../invoke-tool.ts';
+import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
+import type { CatalogView } from '../view.ts';
+import { toProtocolError } from './errors.ts';
+import type { HeldCall, HeldState } from './held-calls.ts';
+import type { DownstreamSession } from './session.ts';
+import type { SessionServices } from './session-server.ts';
+
+/** `requestState` of a held tool call: the held call, its round, and the tool it was for. */
+export interface HeldToolState extends HeldState {
+  t: string;
+}
+
+/** Whether a stateless request's client declared what an upstream asks of it. */
+function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMethod): boolean {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
+  if (!caps) return false;
+  if (method === 'sampling/createMessage') return caps.sampling !== undefined;
+  if (method === 'elicitation/create') return caps.elicitation !== undefined;
+  return caps.roots !== undefined;
+}
+
+/** Who holds a call: the authenticated client, or everyone alike until auth exists. */
+function ownerOf(ctx: ServerContext): string {
+  return ctx.http?.authInfo?.clientId ?? 'anonymous';
+}
+
+/**
+ * `tools/call` from a stateless (2026-07-28) client. The upstream call runs as a held call: when
+ * the upstream asks for client input, the client gets `input_required` with the questions and a
+ * sealed `requestState`; its retry carries the answers to the waiting upstream request. The first
+ * round starts the call, later rounds resume it; every round relays progress while it waits.
+ */
+export async function callToolStateless(
+  services: SessionServices,
+  view: CatalogView,
+  session: DownstreamSession,
+  request: CallToolRequest,
+  ctx: ServerContext,
+): Promise<CallToolResult | InputRequiredResult> {
+  const { name, arguments: args } = request.params;
+  const owner = ownerOf(ctx);
+  const state = ctx.mcpReq.requestState<HeldToolState>();
+  let call: HeldCall<CallToolResult>;
+  try {
+    if (state !== undefined) {
+      call = services.heldCalls.resume<CallToolResult>(state, owner);
+      if (state.t !== name) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid or expired requestState', {
+          reason: 'other_tool',
+        });
+      }
+      call.stopClock();
+      call.answer(state.r, ctx.mcpReq.inputResponses ?? {});
+    } else {
+      call = services.heldCalls.start<CallToolResult>(owner, (held, signal) =>
+        invokeTool(services, view, name, args, {
+          signal,
+          onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
+          track: (server) => {
+            const inFlight = services.sessions.beginCall(session, server, {
+              supports: (method) => envelopeSupports(ctx, method),
+              ask: (method, params, askSignal) => held.ask(method, params, askSignal),
+            });
+            return () => services.sessions.endCall(inFlight);
+          },
+        }),
+      );
+    }
+  } catch (error) {
+    throw toProtocolError(error, view.resolveTool(name)?.server);
+  }
+
+  const progressToken = request.params._meta?.progressToken;
+  let relayed = Promise.resolve();
+  if (progressToken !== undefined) {
+    call.onprogress = (progress) => {
+      relayed = relayed
+        .then(() =>
+          ctx.mcpReq.notify({
+            method: 'notifications/progress',
+            params: { ...progress, progressToken },
+          } as never),
+        )
+        .catch(() => {});
+    };
+  }
+  try {
+    const outcome = await call.next(ctx.mcpReq.signal);
+    await relayed;
+    if (outcome.done) return outcome.result;
+    services.heldCalls.park(call as HeldCall<unknown>);
+    const requestState = await services.requestStateCodec.mint({ h: call.id, r: call.round, t: name });
+    return {
+      resultType: 'input_required',
+      inputRequests: outcome.requests,
+      requestState,
+    } as InputRequiredResult;
+  } catch (error) {
+    throw toProtocolError(error, view.resolveTool(name)?.server);
+  } finally {
+    call.onprogress = undefined;
+  }
+}
