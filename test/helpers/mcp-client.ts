@@ -50,7 +50,13 @@ export async function connectClient(
     });
     client.setRequestHandler(ElicitRequestSchema, async (request) => {
       state.requests.push({ method: request.method, params: request.params });
-      return { action: 'accept', content: { color: 'blue', name: 'Ada', email: 'ada@example.com' } };
+      // Answers the fixtures' questions (a name; a yes/no `ok`) and server-everything's form alike.
+      if (String(request.params.message).includes('name?'))
+        return { action: 'accept', content: { name: 'Ada' } };
+      return {
+        action: 'accept',
+        content: { ok: true, color: 'blue', name: 'Ada', email: 'ada@example.com' },
+      };
     });
     client.setRequestHandler(ListRootsRequestSchema, async (request) => {
       state.requests.push({ method: request.method, params: request.params });
