@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { ZiggieError } from '../core/errors.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
 import { interpolateTree } from './interpolate.ts';
-import { type ConfigIssue, describeIssues, formatIssues } from './issues.ts';
+import { type ConfigIssue, describeIssues, formatIssues, keyPath, show } from './issues.ts';
 import { resolveMcpServers } from './mcp-servers.ts';
 import { type ConfigFile, ConfigFileSchema } from './schema.ts';
 
@@ -37,10 +37,7 @@ async function readText(path: string, what: string): Promise<string> {
 }
 
 function invalid(file: string, issues: ConfigIssue[]): ZiggieError {
-  return new ZiggieError('CONFIG_INVALID', `${file} is invalid:\n${formatIssues(issues)}`, {
-    file,
-    issues,
-  });
+  return new ZiggieError('CONFIG_INVALID', `${file}: ${formatIssues(issues)}`, { file, issues });
 }
 
 async function readYaml(path: string): Promise<unknown> {
@@ -48,10 +45,12 @@ async function readYaml(path: string): Promise<unknown> {
   try {
     return parseYaml(text) ?? {};
   } catch (error) {
-    throw invalid(path, [{ path: '(file)', message: `not valid YAML: ${(error as Error).message}` }]);
+    const reason = (error as Error).message.split('\n')[0]?.replace(/:$/, '');
+    throw invalid(path, [{ path: '(file)', message: `not valid YAML: ${reason}` }]);
   }
 }
 
+/** The server block of an MCP client's JSON file: `mcpServers` (Claude, Cursor) or `servers` (VS Code). */
 async function readMcpConfig(path: string): Promise<Record<string, unknown>> {
   const text = await readText(path, 'MCP client config');
   let parsed: unknown;
@@ -60,9 +59,19 @@ async function readMcpConfig(path: string): Promise<Record<string, unknown>> {
   } catch (error) {
     throw invalid(path, [{ path: '(file)', message: `not valid JSON: ${(error as Error).message}` }]);
   }
-  const block = (parsed as { mcpServers?: unknown } | null)?.mcpServers;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw invalid(path, [{ path: '(root)', message: `expected a JSON object (got ${show(parsed)})` }]);
+  }
+  const file = parsed as Record<string, unknown>;
+  const key = 'mcpServers' in file || !('servers' in file) ? 'mcpServers' : 'servers';
+  const block = file[key];
+  if (block === undefined) {
+    const keys = Object.keys(file);
+    const has = keys.length ? `the file has ${keys.join(', ')}` : 'the file is empty';
+    throw invalid(path, [{ path: key, message: `required, a mapping of servers (${has})` }]);
+  }
   if (block === null || typeof block !== 'object' || Array.isArray(block)) {
-    throw invalid(path, [{ path: 'mcpServers', message: 'expected an object of servers' }]);
+    throw invalid(path, [{ path: key, message: `expected a mapping of servers (got ${show(block)})` }]);
   }
   return block as Record<string, unknown>;
 }
@@ -70,32 +79,38 @@ async function readMcpConfig(path: string): Promise<Record<string, unknown>> {
 /**
  * Loads ziggie.yaml (and optionally a client's JSON config), interpolates `${VAR:-default}`,
  * validates everything and returns one frozen object. Every problem is reported at once, each
- * with its key path, the value given and what is allowed.
+ * with its key path, the value given and what is allowed: `CONFIG_INVALID` with the message
+ * `<file>: <path>: <problem> (got <value>); <path>: …` and `details.issues`.
  */
 export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
   const file = options.path ?? '(defaults)';
-  const raw = options.path ? interpolateTree(await readYaml(options.path), options.env) : {};
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw invalid(file, [{ path: '(root)', message: 'expected a mapping of top-level keys' }]);
+  const text = options.path ? await readYaml(options.path) : {};
+  if (text === null || typeof text !== 'object' || Array.isArray(text)) {
+    throw invalid(file, [
+      { path: '(root)', message: `expected a mapping of top-level keys (got ${show(text)})` },
+    ]);
   }
+  const { value: raw, issues: unset } = interpolateTree(text, options.env);
+  if (unset.length > 0) throw invalid(file, unset);
   const parsed = ConfigFileSchema.safeParse(raw);
-  if (!parsed.success) throw invalid(file, describeIssues(parsed.error, raw));
+  if (!parsed.success) throw invalid(file, describeIssues(parsed.error, raw, '', ConfigFileSchema));
   const config = parsed.data;
 
   const { specs, issues } = resolveMcpServers(config.mcpServers);
   if (issues.length > 0) throw invalid(file, issues);
   if (options.mcpConfigPath) {
-    const block = interpolateTree(await readMcpConfig(options.mcpConfigPath), options.env);
-    const extra = resolveMcpServers(block as Record<string, unknown>);
-    if (extra.issues.length > 0) throw invalid(options.mcpConfigPath, extra.issues);
-    for (const [name, spec] of Object.entries(extra.specs)) {
-      if (specs[name]) {
-        throw invalid(options.mcpConfigPath, [
-          { path: `mcpServers.${name}`, message: `a server named "${name}" is already in ${file}` },
-        ]);
-      }
-      specs[name] = spec;
-    }
+    const extraFile = options.mcpConfigPath;
+    const interpolated = interpolateTree(await readMcpConfig(extraFile), options.env, 'mcpServers');
+    if (interpolated.issues.length > 0) throw invalid(extraFile, interpolated.issues);
+    const extra = resolveMcpServers(interpolated.value as Record<string, unknown>);
+    const clashes: ConfigIssue[] = Object.keys(extra.specs)
+      .filter((name) => specs[name])
+      .map((name) => ({
+        path: keyPath('mcpServers', [name]),
+        message: `a server with this name is already defined in ${file}`,
+      }));
+    if (extra.issues.length + clashes.length > 0) throw invalid(extraFile, [...extra.issues, ...clashes]);
+    Object.assign(specs, extra.specs);
   }
 
   const o = options.overrides ?? {};

@@ -3,50 +3,81 @@ import { z } from 'zod';
 /**
  * The `ziggie.yaml` schema: every key, its type and its default. `mcpServers` is validated
  * entry by entry in `mcp-servers.ts` (it takes the MCP clients' format), so here it is a record.
+ * docs/config.md describes every key; keep the two together.
  */
+
+/**
+ * `${VAR}` interpolation yields strings, so `port: ${PORT:-4000}` arrives as "4000": number and
+ * boolean keys accept the string spelling of their value too.
+ */
+export function fromText<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const text = value.trim();
+    if (/^-?\d+$/.test(text)) return Number(text);
+    if (text === 'true' || text === 'false') return text === 'true';
+    return value;
+  }, schema);
+}
+
+const int = () => z.number().int();
+
+/** A section that may be left out or written empty (`gateway:` with nothing under it). */
+function section<T extends z.ZodObject>(schema: T) {
+  return z.preprocess((value) => (value === null ? undefined : value), schema.prefault({} as z.input<T>));
+}
 
 const GatewaySchema = z.strictObject({
   /** Between server name and tool/prompt name on the aggregate endpoint. */
   separator: z
     .string()
-    .regex(/^[a-zA-Z0-9_-]{1,4}$/, 'a separator is 1-4 characters of letters, digits, "_" and "-"')
+    .regex(/^[a-zA-Z0-9_-]{1,4}$/, 'expected 1-4 characters of letters, digits, "_" and "-"')
     .default('__'),
   pinning: z.enum(['off', 'warn', 'strict']).default('warn'),
-  callTimeoutMs: z.number().int().positive().default(60_000),
-  connectTimeoutMs: z.number().int().positive().default(30_000),
+  callTimeoutMs: fromText(int().positive()).default(60_000),
+  connectTimeoutMs: fromText(int().positive()).default(30_000),
   /** 0 turns the periodic health ping off. */
-  healthIntervalMs: z.number().int().nonnegative().default(30_000),
-  restart: z
-    .strictObject({
-      initialDelayMs: z.number().int().positive().default(1_000),
-      maxDelayMs: z.number().int().positive().default(60_000),
-    })
-    .default({ initialDelayMs: 1_000, maxDelayMs: 60_000 }),
-  breaker: z
-    .strictObject({
-      threshold: z.number().int().positive().default(5),
-      halfOpenAfterMs: z.number().int().positive().default(30_000),
-    })
-    .default({ threshold: 5, halfOpenAfterMs: 30_000 }),
+  healthIntervalMs: fromText(int().nonnegative()).default(30_000),
+  restart: section(
+    z.strictObject({
+      initialDelayMs: fromText(int().positive()).default(1_000),
+      maxDelayMs: fromText(int().positive()).default(60_000),
+    }),
+  ),
+  breaker: section(
+    z.strictObject({
+      threshold: fromText(int().positive()).default(5),
+      halfOpenAfterMs: fromText(int().positive()).default(30_000),
+    }),
+  ),
+  /** Upstream calls of stateless (2026-07-28) clients kept open while waiting for their input. */
+  heldCalls: section(
+    z.strictObject({
+      ttlMs: fromText(int().positive()).default(300_000),
+      maxPerIdentity: fromText(int().positive()).default(32),
+    }),
+  ),
 });
 
 const ServerSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(0).max(65_535).default(4000),
+  port: fromText(int().min(0).max(65_535)).default(4000),
   /** Extra Host header values accepted besides the loopback names (DNS-rebinding protection). */
   allowedHosts: z.array(z.string().min(1)).default([]),
   /** Extra browser origins accepted besides loopback origins. */
   allowedOrigins: z.array(z.string().min(1)).default([]),
-  maxBodyBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(4 * 1024 * 1024),
+  maxBodyBytes: fromText(int().positive()).default(4 * 1024 * 1024),
 });
 
 const StorageSchema = z.strictObject({
   /** `postgres://…`, `sqlite:<file>` or `:memory:`; without it, `<dataDir>/ziggie.db`. */
-  url: z.string().min(1).optional(),
+  url: z
+    .string()
+    .regex(
+      /^(postgres(ql)?:\/\/|sqlite:|:memory:$)/,
+      'expected postgres://…, postgresql://…, sqlite:<file> or :memory:',
+    )
+    .optional(),
   dataDir: z.string().min(1).default('.ziggie'),
 });
 
@@ -55,10 +86,13 @@ const LoggingSchema = z.strictObject({
 });
 
 export const ConfigFileSchema = z.strictObject({
-  mcpServers: z.record(z.string(), z.unknown()).default({}),
-  gateway: GatewaySchema.default(GatewaySchema.parse({})),
-  server: ServerSchema.default(ServerSchema.parse({})),
-  storage: StorageSchema.default(StorageSchema.parse({})),
-  logging: LoggingSchema.default(LoggingSchema.parse({})),
+  mcpServers: z.preprocess(
+    (value) => (value === null ? undefined : value),
+    z.record(z.string(), z.unknown()).default({}),
+  ),
+  gateway: section(GatewaySchema),
+  server: section(ServerSchema),
+  storage: section(StorageSchema),
+  logging: section(LoggingSchema),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
