@@ -61,8 +61,9 @@ export async function callToolStateless(
           reason: 'other_tool',
         });
       }
-      call.stopClock();
+      // A refused answer leaves the call held, its expiry clock still running.
       call.answer(state.r, ctx.mcpReq.inputResponses ?? {});
+      call.stopClock();
     } else {
       call = services.heldCalls.start<CallToolResult>(owner, (held, signal) =>
         invokeTool(services, view, name, args, {
