@@ -25,8 +25,10 @@ export async function connectModernClient(url: string): Promise<ModernTestClient
     requests.push({ method: 'elicitation/create', params: request.params });
     const message = String((request.params as { message?: string }).message ?? '');
     // Answers the fixtures' questions and server-everything's form alike.
-    if (message.includes('name?')) return { action: 'accept', content: { name: 'Ada' } };
-    return { action: 'accept', content: { ok: true, name: 'Ada', color: 'blue', email: 'ada@example.com' } };
+    const content: Record<string, string | boolean> = message.includes('name?')
+      ? { name: 'Ada' }
+      : { ok: true, name: 'Ada', color: 'blue', email: 'ada@example.com' };
+    return { action: 'accept', content };
   });
   client.setRequestHandler('sampling/createMessage', async (request) => {
     requests.push({ method: 'sampling/createMessage', params: request.params });
