@@ -42,6 +42,10 @@ export async function mcpFacadeRoutes(
     return {
       servers: Object.fromEntries(servers.map((s) => [s.spec.name, healthWord(s)])),
       overall: overallHealth(servers),
+      // The protocol revision each connected upstream speaks (`2025-11-25`, `2026-07-28`, …).
+      protocols: Object.fromEntries(
+        servers.filter((s) => s.status.protocolVersion).map((s) => [s.spec.name, s.status.protocolVersion]),
+      ),
     };
   });
 

@@ -82,6 +82,22 @@ describe.each([
     expect(eras).toEqual({ old: '2025', new: '2026' });
   });
 
+  it('shows each upstream protocol in /api/mcp/health and /api/mcp/servers', async () => {
+    const health = await (await fetch(`${harness.baseUrl}/api/mcp/health`)).json();
+    expect(health.protocols).toEqual({ old: '2025-11-25', new: '2026-07-28' });
+    const { servers } = await (await fetch(`${harness.baseUrl}/api/mcp/servers`)).json();
+    const byName = Object.fromEntries(
+      servers.map((s: { name: string; protocol: string; status: { protocolVersion: string } }) => [
+        s.name,
+        { pin: s.protocol, speaks: s.status.protocolVersion },
+      ]),
+    );
+    expect(byName).toEqual({
+      old: { pin: '2025-11-25', speaks: '2025-11-25' },
+      new: { pin: 'auto', speaks: '2026-07-28' },
+    });
+  });
+
   describe.each([
     { upstream: 'old', upstreamEra: '2025-11-25' },
     { upstream: 'new', upstreamEra: '2026-07-28' },
