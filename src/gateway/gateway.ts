@@ -236,6 +236,8 @@ export class Gateway implements SessionServices {
     const level = this.sessions.upstreamLogLevel(server);
     const upstream = this.upstream(server);
     if (!level || !upstream || upstream.status().state !== 'healthy') return;
+    // A 2026-07-28 upstream takes the level with each call instead (see invoke-tool.ts).
+    if (upstream.status().era === '2026') return;
     if (!this.catalog.listing(server)?.capabilities.logging) return;
     void upstream
       .call((client, signal) => client.setLoggingLevel(level, { signal }))

@@ -1,10 +1,20 @@
-import type { CallToolResult, Progress } from '@modelcontextprotocol/client';
+import {
+  type CallToolResult,
+  LOG_LEVEL_META_KEY,
+  type LoggingLevel,
+  type Progress,
+} from '@modelcontextprotocol/client';
 import { ZiggieError } from '../core/errors.ts';
 import type { SessionServices } from './downstream/session-server.ts';
 import type { CatalogView } from './view.ts';
 
 export interface InvokeOptions {
   signal?: AbortSignal;
+  /**
+   * The caller's log level. A 2026-07-28 upstream has no `logging/setLevel`; it takes the level
+   * per request in `_meta`, so it is passed along with the call.
+   */
+  logLevel?: LoggingLevel;
   onprogress?: (progress: Progress) => void;
   /** Called once the target is known and before the upstream is called; the return runs after. */
   track?: (server: string) => () => void;
@@ -37,10 +47,15 @@ export async function invokeTool(
   const started = performance.now();
   let status: 'ok' | 'error' | 'failed' = 'failed';
   try {
+    const perRequestLevel = options.logLevel && upstream.status().era === '2026';
     const result = (await upstream.call(
       (client, signal) =>
         client.callTool(
-          { name: target.entry.tool.name, ...(args ? { arguments: args } : {}) },
+          {
+            name: target.entry.tool.name,
+            ...(args ? { arguments: args } : {}),
+            ...(perRequestLevel ? { _meta: { [LOG_LEVEL_META_KEY]: options.logLevel } } : {}),
+          },
           {
             signal,
             timeout: services.sdkTimeoutMs(target.server),

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LOG_LEVEL_META_KEY } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/mcp-client.ts';
 import { connectModernClient } from '../helpers/modern-client.ts';
@@ -16,6 +17,9 @@ interface EraClient {
     options?: { onprogress?: (p: { progress: number }) => void; signal?: AbortSignal },
   ): Promise<{ content?: unknown; isError?: boolean }>;
   listToolNames(): Promise<string[]>;
+  /** 2025: `logging/setLevel`; 2026: the level rides in each request's `_meta`. */
+  setLogLevel(level: 'warning'): Promise<void>;
+  logs: Array<{ level: string; logger?: string; data: unknown }>;
   requests: Array<{ method: string }>;
   close(): Promise<void>;
 }
@@ -26,6 +30,10 @@ async function legacyClient(url: string): Promise<EraClient> {
     callTool: (name, args, options) =>
       c.client.callTool({ name, arguments: args }, undefined, options) as Promise<{ content?: unknown }>,
     listToolNames: async () => (await c.client.listTools()).tools.map((t) => t.name),
+    setLogLevel: async (level) => {
+      await c.client.setLoggingLevel(level);
+    },
+    logs: c.logs,
     requests: c.requests,
     close: c.close,
   };
@@ -33,10 +41,18 @@ async function legacyClient(url: string): Promise<EraClient> {
 
 async function modernClient(url: string): Promise<EraClient> {
   const c = await connectModernClient(url);
+  let logLevel: string | undefined;
   return {
     callTool: (name, args, options) =>
-      c.client.callTool({ name, arguments: args }, options) as Promise<{ content?: unknown }>,
+      c.client.callTool(
+        { name, arguments: args, ...(logLevel ? { _meta: { [LOG_LEVEL_META_KEY]: logLevel } } : {}) },
+        options,
+      ) as Promise<{ content?: unknown }>,
     listToolNames: async () => (await c.client.listTools()).tools.map((t) => t.name),
+    setLogLevel: async (level) => {
+      logLevel = level;
+    },
+    logs: c.logs,
     requests: c.requests,
     close: c.close,
   };
@@ -163,6 +179,18 @@ describe.each([
         /roots: file:\/\/\/work\/(project|modern)/,
       );
       expect(client.requests.map((r) => r.method)).toEqual(['roots/list']);
+    });
+
+    it('relays log messages at the level the client asked for', async () => {
+      await client.setLogLevel('warning');
+      client.logs.length = 0;
+      expect(textOf(await client.callTool(tool('chatty'), {}))).toContain('logged');
+      await waitFor(() => client.logs.length > 0, 5_000, 'a log message');
+      // Give any (wrongly) forwarded debug/info message time to arrive before judging.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(client.logs.map((l) => [l.level, l.logger, l.data])).toEqual([
+        ['warning', `${upstream}/chatty`, 'a warning message'],
+      ]);
     });
 
     it('completes a call that needs two rounds of input', async () => {

@@ -4,6 +4,8 @@ export interface ModernTestClient {
   client: Client;
   /** Every sampling/elicitation/roots request the client fulfilled (from `input_required`). */
   requests: Array<{ method: string; params: unknown }>;
+  /** Log messages received (on the streams of the calls that asked for a level). */
+  logs: Array<{ level: string; logger?: string; data: unknown }>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,10 @@ export async function connectModernClient(url: string): Promise<ModernTestClient
     requests.push({ method: 'roots/list', params: request.params });
     return { roots: [{ uri: 'file:///work/modern', name: 'modern' }] };
   });
+  const logs: ModernTestClient['logs'] = [];
+  client.setNotificationHandler('notifications/message', (notification) => {
+    logs.push(notification.params as ModernTestClient['logs'][number]);
+  });
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return { client, requests, close: () => client.close() };
+  return { client, requests, logs, close: () => client.close() };
 }

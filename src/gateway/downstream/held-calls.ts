@@ -55,6 +55,8 @@ export class HeldCall<T> {
   round = 0;
   /** Relays upstream progress to the client's current round, if it asked for progress. */
   onprogress: ((progress: Record<string, unknown>) => void) | undefined;
+  /** Relays upstream log messages to the client's current round, at the level it asked for. */
+  onlog: ((message: Record<string, unknown>) => void) | undefined;
   readonly #controller = new AbortController();
   readonly #pending = new Map<string, PendingInput>();
   readonly #settled: Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;

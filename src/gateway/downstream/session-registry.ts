@@ -11,6 +11,11 @@ import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
  */
 export interface ClientAsker {
   supports(method: UpstreamClientRequestMethod): boolean;
+  /**
+   * An upstream log message while the call runs. Only stateless calls take it here: a 2025
+   * session gets every message of the servers it sees (below), in or out of a call.
+   */
+  log?(params: Record<string, unknown>): void;
   ask(
     method: UpstreamClientRequestMethod,
     params: Record<string, unknown> | undefined,
@@ -116,16 +121,18 @@ export class SessionRegistry {
   forwardNotification(server: string, method: string, params: Record<string, unknown> | undefined): void {
     if (method === 'notifications/message') {
       const level = (params?.level ?? 'info') as LoggingLevel;
-      for (const session of this.#sessions.values()) {
-        if (!session.view.includes(server) || !session.wantsLog(level)) continue;
+      // On the aggregate endpoint the logger names the server it came from.
+      const message = (session: DownstreamSession) => {
         const logger = session.view.spec.prefixed
           ? [server, params?.logger].filter(Boolean).join('/')
           : (params?.logger as string | undefined);
-        this.#send(session, {
-          method: 'notifications/message',
-          params: { ...params, level, ...(logger ? { logger } : {}) },
-        });
+        return { ...params, level, ...(logger ? { logger } : {}) };
+      };
+      for (const session of this.#sessions.values()) {
+        if (!session.view.includes(server) || !session.wantsLog(level)) continue;
+        this.#send(session, { method: 'notifications/message', params: message(session) });
       }
+      for (const call of this.#inFlight.get(server) ?? []) call.asker.log?.(message(call.session));
     } else if (method === 'notifications/resources/updated') {
       const uri = String(params?.uri ?? '');
       for (const session of this.#sessions.values()) {

@@ -92,6 +92,7 @@ export function createSessionServer(
     try {
       const result = await invokeTool(services, view, name, args, {
         signal: ctx.mcpReq.signal,
+        ...(session.logLevel ? { logLevel: session.logLevel } : {}),
         ...(progressToken === undefined
           ? {}
           : {

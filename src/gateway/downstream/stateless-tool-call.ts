@@ -4,6 +4,8 @@ import {
   CLIENT_CAPABILITIES_META_KEY,
   type ClientCapabilities,
   type InputRequiredResult,
+  LOG_LEVEL_META_KEY,
+  type LoggingLevel,
   ProtocolError,
   ProtocolErrorCode,
   type ServerContext,
@@ -13,7 +15,7 @@ import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
 import { toProtocolError } from './errors.ts';
 import type { HeldCall, HeldState } from './held-calls.ts';
-import type { DownstreamSession } from './session.ts';
+import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
 import type { SessionServices } from './session-server.ts';
 
 /** `requestState` of a held tool call: the held call, its round, and the tool it was for. */
@@ -51,6 +53,10 @@ export async function callToolStateless(
 ): Promise<CallToolResult | InputRequiredResult> {
   const { name, arguments: args } = request.params;
   const owner = ownerOf(ctx);
+  // 2026 clients ask for log messages per request; none are sent without a level.
+  const logLevel = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[LOG_LEVEL_META_KEY] as
+    | LoggingLevel
+    | undefined;
   const state = ctx.mcpReq.requestState<HeldToolState>();
   let call: HeldCall<CallToolResult>;
   try {
@@ -68,11 +74,13 @@ export async function callToolStateless(
       call = services.heldCalls.start<CallToolResult>(owner, (held, signal) =>
         invokeTool(services, view, name, args, {
           signal,
+          ...(logLevel ? { logLevel } : {}),
           onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
           track: (server) => {
             const inFlight = services.sessions.beginCall(session, server, {
               supports: (method) => envelopeSupports(ctx, method),
               ask: (method, params, askSignal) => held.ask(method, params, askSignal),
+              log: (message) => held.onlog?.(message),
             });
             return () => services.sessions.endCall(inFlight);
           },
@@ -83,18 +91,21 @@ export async function callToolStateless(
     throw toProtocolError(error, view.resolveTool(name)?.server);
   }
 
-  const progressToken = request.params._meta?.progressToken;
+  // Progress and log messages go out on this round's stream, in order, before its answer.
   let relayed = Promise.resolve();
+  const relay = (notification: { method: string; params: Record<string, unknown> }) => {
+    relayed = relayed.then(() => ctx.mcpReq.notify(notification as never)).catch(() => {});
+  };
+  const progressToken = request.params._meta?.progressToken;
   if (progressToken !== undefined) {
-    call.onprogress = (progress) => {
-      relayed = relayed
-        .then(() =>
-          ctx.mcpReq.notify({
-            method: 'notifications/progress',
-            params: { ...progress, progressToken },
-          } as never),
-        )
-        .catch(() => {});
+    call.onprogress = (progress) =>
+      relay({ method: 'notifications/progress', params: { ...progress, progressToken } });
+  }
+  if (logLevel) {
+    call.onlog = (message) => {
+      const level = (message.level ?? 'info') as LoggingLevel;
+      if (LOG_SEVERITY[level] >= LOG_SEVERITY[logLevel])
+        relay({ method: 'notifications/message', params: message });
     };
   }
   try {
@@ -112,5 +123,6 @@ export async function callToolStateless(
     throw toProtocolError(error, view.resolveTool(name)?.server);
   } finally {
     call.onprogress = undefined;
+    call.onlog = undefined;
   }
 }
