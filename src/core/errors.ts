@@ -137,6 +137,12 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INTERNAL_ERROR,
     summary: 'The CLI could not reach a running Ziggie.',
   },
+  HELD_CALLS_EXCEEDED: {
+    status: 429,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary:
+      'Too many calls of one identity are waiting for client input (gateway.heldCalls.maxPerIdentity).',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { ZiggieError } from '../../core/errors.ts';
 import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
 
 /**
@@ -212,10 +213,10 @@ export class HeldCallRegistry {
     let held = 0;
     for (const call of this.#calls.values()) if (call.owner === owner) held++;
     if (held >= this.#limits.maxPerIdentity) {
-      throw new ProtocolError(
-        ProtocolErrorCode.InvalidRequest,
+      throw new ZiggieError(
+        'HELD_CALLS_EXCEEDED',
         `too many calls waiting for input (${held}, at most ${this.#limits.maxPerIdentity}); answer or abandon one first`,
-        { code: 'HELD_CALLS_EXCEEDED', limit: this.#limits.maxPerIdentity },
+        { limit: this.#limits.maxPerIdentity },
       );
     }
     const call = new HeldCall<T>(owner, run);
