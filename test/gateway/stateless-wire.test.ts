@@ -50,7 +50,7 @@ describe('stateless (2026-07-28) requests on the wire', () => {
 
   beforeAll(async () => {
     harness = await startZiggie({
-      gateway: { heldCalls: { ttlMs: 1000 } },
+      gateway: { heldCalls: { ttlMs: 1000, maxPerIdentity: 3 } },
       mcpServers: { new: { command: process.execPath, args: [FIXTURE] } },
     });
     const h = harness;
@@ -152,5 +152,14 @@ describe('stateless (2026-07-28) requests on the wire', () => {
       inputResponses: { [key]: YES },
     });
     expect(late.body.error).toMatchObject({ code: -32602, message: 'Invalid or expired requestState' });
+  });
+
+  it('bounds the calls one identity may hold (gateway.heldCalls.maxPerIdentity)', async () => {
+    await waitFor(() => harness.ziggie.gateway.heldCalls.size === 0, 5_000, 'no held calls');
+    for (let i = 0; i < 3; i++) expect((await confirm()).body.result?.resultType).toBe('input_required');
+    const refused = await confirm();
+    expect(refused.body.error?.code).toBe(-32600);
+    expect(refused.body.error?.message).toMatch(/at most 3/);
+    expect(JSON.stringify(refused.body.error)).toContain('HELD_CALLS_EXCEEDED');
   });
 });
