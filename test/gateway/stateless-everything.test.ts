@@ -68,4 +68,16 @@ describe('2026-07-28 client → server-everything (2025 upstream)', () => {
     const prompt = await c.client.getPrompt({ name: 'everything__simple-prompt' });
     expect(prompt.messages.length).toBeGreaterThan(0);
   });
+
+  it('serves one upstream unprefixed at /servers/<name>/mcp', async () => {
+    const single = await connectModernClient(`${harness.baseUrl}/servers/everything/mcp`);
+    try {
+      const { tools } = await single.client.listTools();
+      expect(tools.map((t) => t.name)).toContain('echo');
+      const result = await single.client.callTool({ name: 'echo', arguments: { message: 'one' } });
+      expect(result.content).toEqual([{ type: 'text', text: 'Echo: one' }]);
+    } finally {
+      await single.close();
+    }
+  });
 });
