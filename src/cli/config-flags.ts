@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig, type ResolvedConfig } from '../config/index.ts';
+import type { ResolvedConfig } from '../config/index.ts';
 import { ZiggieError } from '../core/errors.ts';
 
 export interface ConfigFlags {
@@ -23,6 +23,7 @@ export function configOptions(command: Command): Command {
 export async function loadCliConfig(flags: ConfigFlags): Promise<ResolvedConfig> {
   const path = flags.config ?? (existsSync('ziggie.yaml') ? 'ziggie.yaml' : undefined);
   const port = flags.port === undefined ? undefined : parsePort(flags.port);
+  const { loadConfig } = await import('../config/index.ts');
   return loadConfig({
     ...(path ? { path } : {}),
     ...(flags.mcpConfig ? { mcpConfigPath: flags.mcpConfig } : {}),
@@ -36,9 +37,12 @@ export async function loadCliConfig(flags: ConfigFlags): Promise<ResolvedConfig>
 }
 
 function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ZiggieError('CLI_USAGE', `--port: expected an integer 0-65535 (got "${value}")`);
+  const port = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new ZiggieError(
+      'CLI_USAGE',
+      `--port: expected a port number 0-65535, 0 for any free port (got "${value}")`,
+    );
   }
   return port;
 }

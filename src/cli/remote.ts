@@ -1,18 +1,46 @@
 import type { Command } from 'commander';
+import { ZiggieError } from '../core/errors.ts';
 import { ApiClient } from './api-client.ts';
 
+/** Where the CLI finds a running Ziggie when neither `--gateway` nor `$ZIGGIE_URL` says. */
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:4000';
+
 export interface RemoteFlags {
+  gateway?: string;
   url?: string;
   json?: boolean;
 }
 
-/** Adds `--url` and `--json` to a command that talks to a running Ziggie. */
-export function remoteOptions(command: Command): Command {
-  return command
-    .option('--url <url>', 'the running Ziggie (default $ZIGGIE_URL or http://127.0.0.1:4000)')
-    .option('--json', 'machine-readable JSON output');
+/**
+ * Adds `--gateway <url>` (and its alias `--url`, unless the command uses `--url` for something
+ * else, as `servers add` does) and `--json` to a command that talks to a running Ziggie.
+ */
+export function remoteOptions(command: Command, { urlAlias = true }: { urlAlias?: boolean } = {}): Command {
+  command.option('-g, --gateway <url>', `the running Ziggie (default $ZIGGIE_URL or ${DEFAULT_GATEWAY_URL})`);
+  if (urlAlias) command.option('--url <url>', 'same as --gateway');
+  return command.option('--json', 'machine-readable JSON output');
 }
 
-export function clientFor(flags: RemoteFlags): ApiClient {
-  return new ApiClient(flags.url ?? process.env.ZIGGIE_URL ?? 'http://127.0.0.1:4000');
+/** The REST client for the Ziggie the flags (or `$ZIGGIE_URL`) name. */
+export function clientFor(flags: Pick<RemoteFlags, 'gateway' | 'url'>): ApiClient {
+  const [flag, value] = flags.gateway
+    ? ['--gateway', flags.gateway]
+    : flags.url
+      ? ['--url', flags.url]
+      : process.env.ZIGGIE_URL
+        ? ['$ZIGGIE_URL', process.env.ZIGGIE_URL]
+        : ['default', DEFAULT_GATEWAY_URL];
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ZiggieError(
+      'CLI_USAGE',
+      `${flag}: expected the http:// URL of a running Ziggie, e.g. ${DEFAULT_GATEWAY_URL} (got "${value}")`,
+    );
+  }
+  return new ApiClient(value);
 }

@@ -284,6 +284,13 @@ describe('loadConfig: unknown keys and wrong types', () => {
     );
   });
 
+  it('reports the problems of the sections and of the servers together', async () => {
+    expect(await problem('logging:\n  level: loud\nmcpServers:\n  a: {}\n')).toBe(
+      'logging.level: expected one of fatal, error, warn, info, debug, trace, silent (got "loud"); ' +
+        'mcpServers.a: needs "command" (a stdio server) or "url" (a remote server)',
+    );
+  });
+
   it('reports every problem at once, in details.issues too', async () => {
     const error = await failure('server:\n  port: x\n  hots: y\nlogging:\n  level: 3\n');
     expect(error.details?.issues).toEqual([

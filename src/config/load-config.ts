@@ -93,11 +93,17 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   const { value: raw, issues: unset } = interpolateTree(text, options.env);
   if (unset.length > 0) throw invalid(file, unset);
   const parsed = ConfigFileSchema.safeParse(raw);
-  if (!parsed.success) throw invalid(file, describeIssues(parsed.error, raw, '', ConfigFileSchema));
-  const config = parsed.data;
-
-  const { specs, issues } = resolveMcpServers(config.mcpServers);
+  const block = (raw as { mcpServers?: unknown }).mcpServers;
+  const { specs, issues } = resolveMcpServers(
+    block !== null && typeof block === 'object' && !Array.isArray(block)
+      ? (block as Record<string, unknown>)
+      : {},
+  );
+  if (!parsed.success) {
+    throw invalid(file, [...describeIssues(parsed.error, raw, '', ConfigFileSchema), ...issues]);
+  }
   if (issues.length > 0) throw invalid(file, issues);
+  const config = parsed.data;
   if (options.mcpConfigPath) {
     const extraFile = options.mcpConfigPath;
     const interpolated = interpolateTree(await readMcpConfig(extraFile), options.env, 'mcpServers');

@@ -1,7 +1,4 @@
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Command } from 'commander';
-import { createLogger } from '../../telemetry/logger.ts';
-import { Ziggie } from '../../ziggie.ts';
 import { type ConfigFlags, configOptions, loadCliConfig } from '../config-flags.ts';
 
 /**
@@ -15,6 +12,12 @@ export function registerMcp(program: Command): void {
       .description('serve all upstream tools as one MCP server over stdio (for stdio-only clients)'),
   ).action(async (flags: ConfigFlags) => {
     const config = await loadCliConfig(flags);
+    // Loaded here, not at the top: `ziggie --help` and the remote commands need none of the server.
+    const [{ StdioServerTransport }, { createLogger }, { Ziggie }] = await Promise.all([
+      import('@modelcontextprotocol/server/stdio'),
+      import('../../telemetry/logger.ts'),
+      import('../../ziggie.ts'),
+    ]);
     const logger = createLogger(config.logging.level === 'info' ? 'warn' : config.logging.level);
     const ziggie = await Ziggie.start(config, { logger });
     const session = ziggie.gateway.openSession(ziggie.gateway.aggregateView(), 'stdio');

@@ -34,25 +34,28 @@ export function registerServers(program: Command): void {
     },
   );
 
-  servers
-    .command('add <name>')
-    .description('add an upstream at run time (stored; survives restarts)')
-    .option('--command <cmd>', 'stdio: the program to run')
-    .option('--arg <arg>', 'stdio: an argument (repeat for more)', collect, [])
-    .option('--env <KEY=VALUE>', 'stdio: an environment variable (repeat)', collect, [])
-    .option('--cwd <dir>', 'stdio: working directory')
-    .option('--url <url>', 'remote: the server URL')
-    .option('--transport <kind>', 'remote: http (default), sse or ws')
-    .option('--header <Name: value>', 'remote: an HTTP header (repeat)', collect, [])
-    .option('--lazy', 'connect on first use instead of now')
-    .option('--gateway <url>', 'the running Ziggie (default $ZIGGIE_URL or http://127.0.0.1:4000)')
-    .option('--json', 'machine-readable JSON output')
-    .action(async (name: string, flags: AddFlags) => {
-      const body = addBody(name, flags);
-      const created = await clientFor({ url: flags.gateway }).post<ServerRow>('/api/mcp/servers', body);
-      if (flags.json) return printJson(created);
-      process.stdout.write(`added ${created.name} (${created.transport}): ${created.status.state}\n`);
-    });
+  remoteOptions(
+    servers
+      .command('add <name>')
+      .description('add an upstream at run time (stored; survives restarts)')
+      .option('--command <cmd>', 'stdio: the program to run')
+      .option('--arg <arg>', 'stdio: an argument (repeat for more)', collect, [])
+      .option('--env <KEY=VALUE>', 'stdio: an environment variable (repeat)', collect, [])
+      .option('--cwd <dir>', 'stdio: working directory')
+      .option('--url <url>', 'remote: the server URL')
+      .option('--transport <kind>', 'remote: http (default; ws for ws:// URLs), sse or ws')
+      .option('--header <Name: value>', 'remote: an HTTP header (repeat)', collect, [])
+      .option('--lazy', 'connect on first use instead of now')
+      .option('--timeout-ms <ms>', 'per-call timeout (default gateway.callTimeoutMs)')
+      .option('--protocol <era>', 'auto (default), 2025-11-25 or 2026-07-28'),
+    { urlAlias: false },
+  ).action(async (name: string, flags: AddFlags) => {
+    const body = addBody(name, flags);
+    const created = await clientFor({ gateway: flags.gateway }).post<ServerRow>('/api/mcp/servers', body);
+    if (flags.json) return printJson(created);
+    const reason = created.status.reason ? ` (${created.status.reason})` : '';
+    process.stdout.write(`added ${created.name} (${created.transport}): ${created.status.state}${reason}\n`);
+  });
 
   remoteOptions(servers.command('remove <name>').description('remove an upstream added at run time')).action(
     async (name: string, flags: RemoteFlags) => {
@@ -67,20 +70,31 @@ export function registerServers(program: Command): void {
       const health = await clientFor(flags).get<{ servers: Record<string, string>; overall: string }>(
         '/api/mcp/health',
       );
-      if (flags.json) return printJson(health);
-      printTable(
-        Object.entries(health.servers).map(([name, status]) => ({ name, health: status })),
-        ['name', 'health'],
-        'no upstream servers configured',
-      );
-      process.stdout.write(`overall: ${health.overall}\n`);
-      if (health.overall !== 'healthy') process.exitCode = 1;
+      if (flags.json) printJson(health);
+      else {
+        printTable(
+          Object.entries(health.servers).map(([name, status]) => ({ name, health: status })),
+          ['name', 'health'],
+          'no upstream servers configured',
+        );
+        process.stdout.write(`overall: ${health.overall}\n`);
+      }
+      if (health.overall !== 'healthy') {
+        const entries = Object.entries(health.servers);
+        const unhealthy = entries.filter(([, word]) => word.startsWith('unhealthy'));
+        const bad = unhealthy.length ? unhealthy : entries.filter(([, word]) => word !== 'healthy');
+        throw new ZiggieError(
+          'UPSTREAM_UNAVAILABLE',
+          `${health.overall}: ${bad.map(([name, word]) => `${name} is ${word}`).join(', ')}`,
+        );
+      }
     },
   );
 }
 
 interface AddFlags {
   json?: boolean;
+  gateway?: string;
   url?: string;
   command?: string;
   arg: string[];
@@ -89,7 +103,8 @@ interface AddFlags {
   transport?: string;
   header: string[];
   lazy?: boolean;
-  gateway?: string;
+  timeoutMs?: string;
+  protocol?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -98,13 +113,25 @@ function collect(value: string, previous: string[]): string[] {
 
 /** The POST body for `/api/mcp/servers`, in the same shape as an `mcpServers` entry. */
 function addBody(name: string, flags: AddFlags): Record<string, unknown> {
-  if (Boolean(flags.command) === Boolean(flags.url)) {
-    throw new ZiggieError(
-      'CLI_USAGE',
-      'servers add: give either --command (stdio) or --url (remote), not both',
-    );
+  if (flags.command !== undefined && flags.url !== undefined) {
+    throw new ZiggieError('CLI_USAGE', 'servers add: give --command (stdio) or --url (remote), not both');
   }
-  const common = { name, ...(flags.lazy ? { connect: 'lazy' } : {}) };
+  if (flags.command === undefined && flags.url === undefined) {
+    throw new ZiggieError('CLI_USAGE', 'servers add: give --command <cmd> (stdio) or --url <url> (remote)');
+  }
+  const stdioOnly = [flags.arg.length && '--arg', flags.env.length && '--env', flags.cwd && '--cwd'];
+  const remoteOnly = [flags.transport && '--transport', flags.header.length && '--header'];
+  const misplaced = (flags.command === undefined ? stdioOnly : remoteOnly).filter(Boolean);
+  if (misplaced.length > 0) {
+    const kind = flags.command === undefined ? 'stdio servers (--command)' : 'remote servers (--url)';
+    throw new ZiggieError('CLI_USAGE', `servers add: ${misplaced.join(', ')} only for ${kind}`);
+  }
+  const common = {
+    name,
+    ...(flags.lazy ? { connect: 'lazy' } : {}),
+    ...(flags.timeoutMs === undefined ? {} : { timeoutMs: parseTimeout(flags.timeoutMs) }),
+    ...(flags.protocol === undefined ? {} : { protocol: flags.protocol }),
+  };
   if (flags.command) {
     return {
       ...common,
@@ -120,6 +147,17 @@ function addBody(name: string, flags: AddFlags): Record<string, unknown> {
     ...(flags.transport ? { transport: flags.transport } : {}),
     headers: Object.fromEntries(flags.header.map((pair) => splitPair(pair, ':', '--header'))),
   };
+}
+
+function parseTimeout(value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) {
+    throw new ZiggieError(
+      'CLI_USAGE',
+      `--timeout-ms: expected a positive whole number of milliseconds (got "${value}")`,
+    );
+  }
+  return ms;
 }
 
 function splitPair(pair: string, separator: string, flag: string): [string, string] {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { Ziggie } from '../../ziggie.ts';
+import type { ResolvedConfig } from '../../config/index.ts';
+import { ZiggieError } from '../../core/errors.ts';
 import { type ConfigFlags, configOptions, loadCliConfig } from '../config-flags.ts';
 
 /** `ziggie start`: serve the gateway over HTTP until SIGINT/SIGTERM. */
@@ -8,24 +9,27 @@ export function registerStart(program: Command): void {
     program
       .command('start')
       .description('start Ziggie: the MCP gateway on http://<host>:<port>/mcp, REST API, metrics')
-      .option('--port <n>', 'port to listen on (default 4000)')
+      .option('--port <n>', 'port to listen on; 0 picks a free one (default 4000)')
       .option('--host <h>', 'address to bind (default 127.0.0.1)'),
-  ).action(async (flags: ConfigFlags & { port?: string; host?: string }) => {
+  ).action(async (flags: ConfigFlags) => {
     const config = await loadCliConfig(flags);
+    // Loaded here, not at the top: `ziggie --help` and the remote commands need none of the server.
+    const { Ziggie } = await import('../../ziggie.ts');
     const ziggie = await Ziggie.start(config);
     const address = await ziggie.listen().catch(async (error: unknown) => {
       await ziggie.stop();
-      throw error;
+      throw listenError(error, config);
     });
     const servers = ziggie.gateway.servers();
     const healthy = servers.filter((s) => s.status.state === 'healthy').length;
-    process.stderr.write(
+    // The banner goes to stdout (its first line is the bound address, also when --port 0); logs to stderr.
+    process.stdout.write(
       [
         `Ziggie ${address}`,
         `  MCP endpoint   ${address}/mcp  (${healthy}/${servers.length} upstreams healthy; per server: /servers/<name>/mcp)`,
         `  REST API       ${address}/api/mcp/tools · /api/mcp/health · /api/mcp/servers`,
         `  metrics        ${address}/metrics   health: /healthz /readyz`,
-        `  config         ${config.configPath ?? '(defaults)'}   data: ${config.storage.url ? 'PostgreSQL' : config.storage.dataDir}`,
+        `  config         ${config.configPath ?? '(defaults)'}   data: ${config.storage.url ? storageKind(config.storage.url) : config.storage.dataDir}`,
         '',
       ].join('\n'),
     );
@@ -33,6 +37,34 @@ export function registerStart(program: Command): void {
     process.stderr.write('Ziggie stopping…\n');
     await ziggie.stop();
   });
+}
+
+function storageKind(url: string): string {
+  return /^postgres/.test(url) ? 'PostgreSQL' : url;
+}
+
+/** Listening failures name the setting to change instead of showing a socket error. */
+function listenError(error: unknown, config: ResolvedConfig): unknown {
+  const { host, port } = config.server;
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ZiggieError(
+        'CONFIG_INVALID',
+        `server.port: ${host}:${port} is already in use; stop the other process or choose another port (--port)`,
+      );
+    case 'EACCES':
+      return new ZiggieError('CONFIG_INVALID', `server.port: not allowed to listen on port ${port} (EACCES)`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ZiggieError(
+        'CONFIG_INVALID',
+        `server.host: cannot listen on "${host}" (${code}): not an address of this machine`,
+      );
+    default:
+      return error;
+  }
 }
 
 function waitForSignal(): Promise<void> {

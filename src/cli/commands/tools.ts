@@ -11,6 +11,21 @@ interface ToolRow {
   changed: boolean;
 }
 
+interface ContentBlock {
+  type?: string;
+  text?: string;
+  mimeType?: string;
+  data?: string;
+  uri?: string;
+  name?: string;
+  resource?: { uri?: string; mimeType?: string; text?: string };
+}
+
+interface ExecuteResponse {
+  success: boolean;
+  result: { content?: ContentBlock[]; structuredContent?: unknown; isError?: boolean };
+}
+
 /** `ziggie tools list|approve` and `ziggie call`. */
 export function registerTools(program: Command): void {
   const tools = program
@@ -20,23 +35,28 @@ export function registerTools(program: Command): void {
   remoteOptions(
     tools
       .command('list')
-      .description('list tools (names as on /mcp)')
-      .option('--server <name>', 'only this server'),
+      .description('list tools, named as on /mcp (<server>__<tool>)')
+      .option('--server <name>', 'only the tools of this server'),
   ).action(async (flags: RemoteFlags & { server?: string }) => {
-    const query = flags.server ? `?server=${encodeURIComponent(flags.server)}` : '';
-    const result = await clientFor(flags).get<{ tools: ToolRow[]; server_count: number }>(
-      `/api/mcp/tools${query}`,
-    );
-    if (flags.json) return printJson(result);
+    const client = clientFor(flags);
+    const all = await client.get<{ tools: ToolRow[] }>('/api/mcp/tools');
+    const rows = flags.server ? all.tools.filter((t) => t.server === flags.server) : all.tools;
+    if (flags.server && rows.length === 0) {
+      // Fails with UPSTREAM_NOT_FOUND when there is no such server; otherwise it has no tools.
+      await client.get(`/api/mcp/tools?server=${encodeURIComponent(flags.server)}`);
+    }
+    if (flags.json) return printJson(rows);
     printTable(
-      result.tools.map((t) => ({
+      rows.map((t) => ({
         name: t.name,
         server: t.server,
         changed: t.changed ? 'CHANGED' : '',
         description: truncate(t.description, 70),
       })),
       ['name', 'server', 'changed', 'description'],
-      'no tools (are the upstreams healthy? see `ziggie servers health`)',
+      flags.server
+        ? `no tools on ${flags.server} (is it healthy? see \`ziggie servers list\`)`
+        : 'no tools (are the upstreams healthy? see `ziggie servers health`)',
     );
   });
 
@@ -64,13 +84,22 @@ export function registerTools(program: Command): void {
       .option('--args <json>', 'the arguments as a JSON object', '{}'),
   ).action(async (tool: string, flags: RemoteFlags & { args: string }) => {
     const args = parseArgs(flags.args);
-    const response = await clientFor(flags).post<{ success: boolean; result: { content?: unknown[] } }>(
+    const response = await clientFor(flags).post<ExecuteResponse>(
       '/api/mcp/execute',
       { tool, arguments: args },
+      { timeout: false },
     );
+    const content = response.result.content ?? [];
     if (flags.json) printJson(response);
-    else printContent(response.result.content ?? []);
-    if (!response.success) process.exitCode = 1;
+    else if (response.success) printContent(content, response.result.structuredContent);
+    if (!response.success) {
+      const reason = content
+        .map((block) => (block.type === 'text' ? (block.text ?? '') : describeBlock(block)))
+        .join(' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+      throw new ZiggieError('UPSTREAM_ERROR', `${tool} reported an error: ${reason || '(no message)'}`);
+    }
   });
 }
 
@@ -82,15 +111,40 @@ function parseArgs(text: string): Record<string, unknown> {
     throw new ZiggieError('CLI_USAGE', `--args: not valid JSON (${(error as Error).message})`);
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ZiggieError('CLI_USAGE', '--args: expected a JSON object, e.g. \'{"message":"hi"}\'');
+    throw new ZiggieError(
+      'CLI_USAGE',
+      `--args: expected a JSON object such as '{"message":"hi"}' (got ${JSON.stringify(value)})`,
+    );
   }
   return value as Record<string, unknown>;
 }
 
-function printContent(content: unknown[]): void {
-  for (const block of content as Array<{ type?: string; text?: string }>) {
-    if (block.type === 'text') process.stdout.write(`${block.text ?? ''}\n`);
-    else process.stdout.write(`${JSON.stringify(block)}\n`);
+/** Text blocks as they are; other blocks as one descriptive line (never a screenful of base64). */
+function printContent(content: readonly ContentBlock[], structured: unknown): void {
+  if (content.length === 0 && structured !== undefined) {
+    process.stdout.write(`${JSON.stringify(structured, null, 2)}\n`);
+    return;
+  }
+  for (const block of content) {
+    process.stdout.write(`${block.type === 'text' ? (block.text ?? '') : describeBlock(block)}\n`);
+  }
+}
+
+function describeBlock(block: ContentBlock): string {
+  switch (block.type) {
+    case 'image':
+    case 'audio': {
+      const bytes = Math.floor(((block.data?.length ?? 0) * 3) / 4);
+      return `[${block.type} ${block.mimeType ?? ''}, ${bytes} bytes]`;
+    }
+    case 'resource_link':
+      return `[resource link ${block.uri}${block.name ? ` "${block.name}"` : ''}]`;
+    case 'resource':
+      return (
+        block.resource?.text ?? `[resource ${block.resource?.uri} ${block.resource?.mimeType ?? ''}]`.trim()
+      );
+    default:
+      return JSON.stringify(block);
   }
 }
 
