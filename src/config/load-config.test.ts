@@ -637,3 +637,25 @@ describe('loadConfig: overrides and the result', () => {
     expect(a.gateway.restart).not.toBe(b.gateway.restart);
   });
 });
+
+describe('examples/ziggie.yaml', () => {
+  it('loads with the defaults of its variables', async () => {
+    const config = await loadConfig({ path: 'examples/ziggie.yaml', env: {} });
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 4000 });
+    expect(config.storage.dataDir).toBe('.ziggie');
+    expect(config.mcpServers.everything).toMatchObject({ transport: 'stdio', command: 'node' });
+  });
+
+  it('takes its port, host, data dir and log level from the environment', async () => {
+    const env = {
+      ZIGGIE_PORT: '4100',
+      ZIGGIE_HOST: '0.0.0.0',
+      ZIGGIE_DATA_DIR: '/data',
+      ZIGGIE_LOG_LEVEL: 'warn',
+    };
+    const config = await loadConfig({ path: 'examples/ziggie.yaml', env });
+    expect(config.server).toMatchObject({ host: '0.0.0.0', port: 4100 });
+    expect(config.storage.dataDir).toBe('/data');
+    expect(config.logging.level).toBe('warn');
+  });
+});
