@@ -81,10 +81,11 @@ describe.each([
       },
     });
     const h = harness;
+    // Healthy first, then listed: the catalog lists an upstream just after it connects.
     await waitFor(
-      () => h.ziggie.gateway.servers().every((s) => s.status.state === 'healthy'),
+      () => ['old__echo', 'new__echo'].every((t) => h.ziggie.gateway.aggregateView().resolveTool(t)),
       15_000,
-      'both upstreams healthy',
+      'both upstreams listed',
     );
   });
 

@@ -30,7 +30,11 @@ export class StatelessEndpoints {
       const handler = createMcpHandler(
         () => {
           this.#services.touch(view);
-          return createSessionServer(this.#services, view, `stateless-${++this.#requests}`).server;
+          const { server } = createSessionServer(this.#services, view, `stateless-${++this.#requests}`);
+          // Refused requestStates and other per-request failures: the wire gets the fixed message.
+          server.onerror = (error) =>
+            this.#logger.debug({ err: error, endpoint: view.spec.id }, 'stateless request');
+          return server;
         },
         {
           legacy: 'reject',
