@@ -94,6 +94,7 @@ describe('openStore on PostgreSQL', () => {
       expect(tables.rows.map((row) => row.table_name)).toEqual([
         'kysely_migration',
         'kysely_migration_lock',
+        'mcp_tasks',
         'tool_calls',
         'tool_pins',
         'upstream_servers',

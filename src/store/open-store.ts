@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { ZiggieError } from '../core/errors.ts';
 import { SqlCallLogRepo } from './call-log-repo.ts';
+import { SqlMcpTaskRepo } from './mcp-task-repo.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import {
   createPostgresPool,
@@ -124,6 +125,7 @@ function createStore(
     servers: new SqlServerRepo(db, logger),
     toolPins: new SqlToolPinRepo(db),
     callLog: new SqlCallLogRepo(db),
+    mcpTasks: new SqlMcpTaskRepo(db),
     async ping() {
       try {
         await sql`select 1`.execute(db);

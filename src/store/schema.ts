@@ -35,11 +35,26 @@ export interface ToolCallsTable {
   at: number;
 }
 
+/** MCP tasks run by the gateway (see mcp-task-repo.ts); result and error are JSON text. */
+export interface McpTasksTable {
+  id: string;
+  owner: string;
+  tool: string;
+  status: 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+  status_message: string | null;
+  result_json: string | null;
+  error_json: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+}
+
 /** Every table of the store. Migrations add tables; this interface follows them. */
 export interface Database {
   upstream_servers: UpstreamServersTable;
   tool_pins: ToolPinsTable;
   tool_calls: ToolCallsTable;
+  mcp_tasks: McpTasksTable;
 }
 
 /** The Kysely instance the repositories share. */

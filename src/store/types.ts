@@ -69,11 +69,75 @@ export interface CallLogRepo {
   stats(server?: string): Promise<ToolStats[]>;
 }
 
+/** Where an MCP task stands: the statuses of the Tasks extension (`io.modelcontextprotocol/tasks`). */
+export type McpTaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+
+/** The JSON-RPC error a failed task ended with. */
+export interface McpTaskError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** A tool call the gateway runs as a task for one client (see `McpTaskRepo`). */
+export interface McpTask {
+  /** Unguessable (it is all a client needs to read the task, besides being its owner). */
+  id: string;
+  /** The identity that created it; nobody else sees it. */
+  owner: string;
+  /** The tool as the client named it. */
+  tool: string;
+  status: McpTaskStatus;
+  statusMessage: string | null;
+  /** The tool result, once `completed`. */
+  result: Record<string, unknown> | null;
+  /** The error, once `failed`. */
+  error: McpTaskError | null;
+  createdAt: Date;
+  updatedAt: Date;
+  /** When it may be deleted; null: never. */
+  expiresAt: Date | null;
+}
+
+export interface NewMcpTask {
+  id: string;
+  owner: string;
+  tool: string;
+  status: 'working' | 'input_required';
+  statusMessage?: string | null;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+/** What a transition writes: the new status and, for terminal ones, the outcome. */
+export interface McpTaskChange {
+  status: McpTaskStatus;
+  statusMessage?: string | null;
+  result?: Record<string, unknown>;
+  error?: McpTaskError;
+}
+
+export interface McpTaskRepo {
+  create(task: NewMcpTask): Promise<McpTask>;
+  /** The task, when it exists and `owner` owns it. */
+  get(id: string, owner: string): Promise<McpTask | undefined>;
+  /**
+   * Moves a task that is still in flight (`working`, `input_required`) to `change.status`. Returns
+   * false when the task is unknown or already ended: a terminal task never changes again.
+   */
+  transition(id: string, change: McpTaskChange): Promise<boolean>;
+  /** Ends every task still in flight as `failed` (at start-up: their runner is gone). Returns how many. */
+  failInFlight(statusMessage: string, error: McpTaskError): Promise<number>;
+  /** Deletes the tasks whose time-to-live ended at or before `now`. Returns how many. */
+  deleteExpired(now: Date): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: StoreDialect;
   readonly servers: ServerRepo;
   readonly toolPins: ToolPinRepo;
   readonly callLog: CallLogRepo;
+  readonly mcpTasks: McpTaskRepo;
   /** Cheap round trip for `/readyz`; rejects when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely/migrati
 import { ZiggieError } from '../../core/errors.ts';
 import type { StoreDialect } from '../types.ts';
 import { gatewayMigration } from './0001-gateway.ts';
+import { mcpTasksMigration } from './0002-mcp-tasks.ts';
 import type { StoreMigration } from './types.ts';
 
 /**
@@ -11,6 +12,7 @@ import type { StoreMigration } from './types.ts';
  */
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreMigration]> = [
   ['0001-gateway', gatewayMigration],
+  ['0002-mcp-tasks', mcpTasksMigration],
 ];
 
 /** A static provider: migrations are imported modules, so nothing depends on the files on disk. */
