@@ -99,7 +99,11 @@ function shapeIssues(entry: McpServerEntry, transport: TransportKind, path: stri
   if (entry[required] === undefined) {
     issues.push({ path: keyPath(path, [required]), message: `required for ${what}` });
   }
-  if (!stdio && entry.url !== undefined && !URL_SCHEMES[transport].test(new URL(entry.url).protocol)) {
+  if (
+    !stdio &&
+    entry.url !== undefined &&
+    !URL_SCHEMES[transport].test(URL.parse(entry.url)?.protocol ?? '')
+  ) {
     issues.push({
       path: keyPath(path, ['url']),
       message: `expected a URL starting with ${transport === 'ws' ? 'ws:// or wss://' : 'http:// or https://'} for ${what} (got ${show(entry.url)})`,
