@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ZiggieError } from '../core/errors.ts';
+import { NO_CLIENT_INPUT } from '../gateway/downstream/session-registry.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { healthWord, overallHealth } from '../gateway/health.ts';
 import { invokeTool } from '../gateway/invoke-tool.ts';
@@ -33,7 +34,14 @@ export async function mcpFacadeRoutes(
     const body = z
       .strictObject({ tool: z.string().min(1), arguments: z.record(z.string(), z.unknown()).optional() })
       .parse(request.body);
-    const result = await invokeTool(gateway, gateway.aggregateView(), body.tool, body.arguments);
+    const view = gateway.aggregateView();
+    // A REST caller cannot answer sampling/elicitation/roots: the upstream is told so at once.
+    const result = await invokeTool(gateway, view, body.tool, body.arguments, {
+      track: (server) => {
+        const call = gateway.sessions.beginCall({ view }, server, NO_CLIENT_INPUT);
+        return () => gateway.sessions.endCall(call);
+      },
+    });
     return { success: !result.isError, result };
   });
 

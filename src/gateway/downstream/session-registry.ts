@@ -1,7 +1,9 @@
 import { type LoggingLevel, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { ZiggieError } from '../../core/errors.ts';
 import type { ListKind } from '../catalog.ts';
 import type { Upstream, UpstreamClientRequestMethod } from '../upstream/types.ts';
+import type { CatalogView } from '../view.ts';
 import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
 
 /**
@@ -23,12 +25,24 @@ export interface ClientAsker {
   ): Promise<Record<string, unknown>>;
 }
 
+/** Where a call comes from: a session, a stateless request, or a REST caller (no session). */
+export interface CallOrigin {
+  readonly view: CatalogView;
+  lastActiveAt?: number;
+}
+
 /** A downstream call in flight on an upstream: where upstream-initiated requests are routed. */
 export interface InFlightCall {
-  session: DownstreamSession;
+  origin: CallOrigin;
   server: string;
   asker: ClientAsker;
 }
+
+/** A caller that cannot answer anything an upstream asks (REST, the CLI). */
+export const NO_CLIENT_INPUT: ClientAsker = {
+  supports: () => false,
+  ask: () => Promise.reject(new Error('this caller takes no input requests')),
+};
 
 /**
  * Connected downstream sessions, and the routing of traffic upstreams start on their own:
@@ -70,15 +84,15 @@ export class SessionRegistry {
     for (const uri of [...session.subscriptions.keys()]) await this.unsubscribe(session, uri).catch(() => {});
   }
 
-  beginCall(session: DownstreamSession, server: string, asker: ClientAsker): InFlightCall {
-    const call = { session, server, asker };
+  beginCall(origin: CallOrigin, server: string, asker: ClientAsker): InFlightCall {
+    const call = { origin, server, asker };
     let calls = this.#inFlight.get(server);
     if (!calls) {
       calls = new Set();
       this.#inFlight.set(server, calls);
     }
     calls.add(call);
-    session.lastActiveAt = Date.now();
+    origin.lastActiveAt = Date.now();
     return call;
   }
 
@@ -97,9 +111,10 @@ export class SessionRegistry {
     const call = calls.find((c) => c.asker.supports(method));
     if (call) return call.asker.ask(method, params, signal);
     if (calls.length > 0) {
-      throw new ProtocolError(
-        ProtocolErrorCode.InvalidRequest,
+      throw new ZiggieError(
+        'CLIENT_CAPABILITY_MISSING',
         `the client calling "${server}" does not support ${method}`,
+        { server, method },
       );
     }
     if (method === 'roots/list') {
@@ -122,8 +137,8 @@ export class SessionRegistry {
     if (method === 'notifications/message') {
       const level = (params?.level ?? 'info') as LoggingLevel;
       // On the aggregate endpoint the logger names the server it came from.
-      const message = (session: DownstreamSession) => {
-        const logger = session.view.spec.prefixed
+      const message = ({ view }: CallOrigin) => {
+        const logger = view.spec.prefixed
           ? [server, params?.logger].filter(Boolean).join('/')
           : (params?.logger as string | undefined);
         return { ...params, level, ...(logger ? { logger } : {}) };
@@ -132,7 +147,7 @@ export class SessionRegistry {
         if (!session.view.includes(server) || !session.wantsLog(level)) continue;
         this.#send(session, { method: 'notifications/message', params: message(session) });
       }
-      for (const call of this.#inFlight.get(server) ?? []) call.asker.log?.(message(call.session));
+      for (const call of this.#inFlight.get(server) ?? []) call.asker.log?.(message(call.origin));
     } else if (method === 'notifications/resources/updated') {
       const uri = String(params?.uri ?? '');
       for (const session of this.#sessions.values()) {
