@@ -67,6 +67,8 @@ export class Gateway implements SessionServices {
   readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
   readonly #views = new Map<string, CatalogView>();
   readonly #hooks: UpstreamHooks;
+  /** The latest listing of each server after it (re)connected, settled or not. */
+  readonly #listings = new Map<string, Promise<void>>();
   /** Restarts already added to the restart counter, per server. */
   readonly #restartsCounted = new Map<string, number>();
 
@@ -279,9 +281,14 @@ export class Gateway implements SessionServices {
       : this.#options.timings;
   }
 
+  /**
+   * Connects an eager server and waits for its first listing, so that a client arriving as soon as
+   * Ziggie is up (a stdio client above all) finds the tools there.
+   */
   async #startIfEager(upstream: Upstream): Promise<void> {
     if (!upstream.spec.enabled || upstream.spec.connect === 'lazy') return;
     await upstream.start();
+    await this.#listings.get(upstream.spec.name);
   }
 
   #onStateChange(status: UpstreamStatus): void {
@@ -299,11 +306,12 @@ export class Gateway implements SessionServices {
     const upstream = this.upstream(status.name);
     if (status.state === 'healthy' && upstream) {
       // (Re)connected: list everything again — a restarted server may offer something else.
-      this.catalog.refreshAll(upstream).then(
+      const listing = this.catalog.refreshAll(upstream).then(
         () => this.applyLogLevel(status.name),
         (error: unknown) =>
           this.#deps.logger.warn({ err: error, server: status.name }, 'could not list upstream'),
       );
+      this.#listings.set(status.name, listing);
     }
   }
 

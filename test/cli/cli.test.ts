@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client as ModernClient } from '@modelcontextprotocol/client';
+import { StdioClientTransport as ModernStdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -600,6 +602,42 @@ describe('ziggie mcp', () => {
     }
     // Logs never reach stdout (it carries the protocol); at the default level nothing is logged.
     expect(stderr).not.toMatch(/"level":(30|20|10)/);
+  });
+
+  it('serves a 2026-07-28 client over stdio too (no initialize; the era is picked by the first request)', async () => {
+    const path = writeConfig({ mcpServers: { everything: everythingStdio() } });
+    const client = new ModernClient(
+      { name: 'cli-test-2026', version: '1.0.0' },
+      { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    client.setRequestHandler('elicitation/create', async () => ({
+      action: 'accept',
+      content: { name: 'Ada', color: 'blue', email: 'ada@example.com' },
+    }));
+    await client.connect(
+      new ModernStdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--config', path, '--data-dir', join(dir, 'mcp-data-2026')],
+        cwd: dir,
+        stderr: 'ignore',
+      }),
+    );
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      const echo = await client.callTool({
+        name: 'everything__echo',
+        arguments: { message: 'stateless stdio' },
+      });
+      expect(echo.content).toEqual([{ type: 'text', text: 'Echo: stateless stdio' }]);
+      // The upstream's mid-call elicitation reaches this stateless client as input_required.
+      const elicited = await client.callTool({
+        name: 'everything__trigger-elicitation-request',
+        arguments: {},
+      });
+      expect(JSON.stringify(elicited.content)).toContain('Ada');
+    } finally {
+      await client.close();
+    }
   });
 
   it('a bad config fails before speaking MCP, with one line', async () => {

@@ -13,24 +13,35 @@ export function registerMcp(program: Command): void {
   ).action(async (flags: ConfigFlags) => {
     const config = await loadCliConfig(flags);
     // Loaded here, not at the top: `ziggie --help` and the remote commands need none of the server.
-    const [{ StdioServerTransport }, { createLogger }, { Ziggie }] = await Promise.all([
+    const [{ serveStdio }, { createLogger }, { Ziggie }] = await Promise.all([
       import('@modelcontextprotocol/server/stdio'),
       import('../../telemetry/logger.ts'),
       import('../../ziggie.ts'),
     ]);
     const logger = createLogger(config.logging.level === 'info' ? 'warn' : config.logging.level);
     const ziggie = await Ziggie.start(config, { logger });
-    const session = ziggie.gateway.openSession(ziggie.gateway.aggregateView(), 'stdio');
-    const transport = new StdioServerTransport();
+    const { gateway } = ziggie;
+    const view = gateway.aggregateView();
+    // The client's first message picks the era: `initialize` gets a 2025 session (registered, so
+    // upstream notifications reach it); a 2026-07-28 request gets the stateless handlers.
+    const sessions: Array<ReturnType<typeof gateway.openSession>> = [];
     const closed = new Promise<void>((resolve) => {
-      transport.onclose = resolve;
       process.stdin.once('end', resolve);
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
-    await session.server.connect(transport);
+    const handle = serveStdio(
+      (context) => {
+        if (context.era === 'modern') return gateway.stateless.server(view);
+        const session = gateway.openSession(view, 'stdio');
+        sessions.push(session);
+        return session.server;
+      },
+      { onerror: (error) => logger.debug({ err: error }, 'stdio MCP') },
+    );
     await closed;
-    await ziggie.gateway.closeSession(session);
+    await handle.close();
+    for (const session of sessions) await gateway.closeSession(session);
     await ziggie.stop();
   });
 }

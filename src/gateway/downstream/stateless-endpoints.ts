@@ -1,4 +1,4 @@
-import { createMcpHandler, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, type McpHttpHandler, type Server } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ListKind } from '../catalog.ts';
 import type { CatalogView } from '../view.ts';
@@ -27,25 +27,28 @@ export class StatelessEndpoints {
   handler(view: CatalogView): McpHttpHandler {
     let entry = this.#handlers.get(view.spec.id);
     if (!entry) {
-      const handler = createMcpHandler(
-        () => {
-          this.#services.touch(view);
-          const { server } = createSessionServer(this.#services, view, `stateless-${++this.#requests}`);
-          // Refused requestStates and other per-request failures: the wire gets the fixed message.
-          server.onerror = (error) =>
-            this.#logger.debug({ err: error, endpoint: view.spec.id }, 'stateless request');
-          return server;
-        },
-        {
-          legacy: 'reject',
-          maxRequestBodySize: this.#maxBodyBytes,
-          onerror: (error) => this.#logger.debug({ err: error, endpoint: view.spec.id }, 'stateless request'),
-        },
-      );
+      const handler = createMcpHandler(() => this.server(view), {
+        legacy: 'reject',
+        maxRequestBodySize: this.#maxBodyBytes,
+        onerror: (error) => this.#logger.debug({ err: error, endpoint: view.spec.id }, 'stateless request'),
+      });
       entry = { view, handler };
       this.#handlers.set(view.spec.id, entry);
     }
     return entry.handler;
+  }
+
+  /**
+   * A server for one stateless request (or a stateless stdio connection): the session handlers,
+   * registered nowhere, since the protocol keeps nothing between requests.
+   */
+  server(view: CatalogView): Server {
+    this.#services.touch(view);
+    const { server } = createSessionServer(this.#services, view, `stateless-${++this.#requests}`);
+    // Refused requestStates and other per-request failures: the wire gets the fixed message.
+    server.onerror = (error) =>
+      this.#logger.debug({ err: error, endpoint: view.spec.id }, 'stateless request');
+    return server;
   }
 
   /** An upstream's lists changed: tell the listening stateless clients that can see it. */
