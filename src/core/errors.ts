@@ -15,6 +15,8 @@ export const JSONRPC = {
   INTERNAL_ERROR: -32603,
   /** MCP: resource not found. */
   RESOURCE_NOT_FOUND: -32002,
+  /** MCP 2026-07-28: the request needs a client capability the client did not declare. */
+  MISSING_CLIENT_CAPABILITY: -32021,
 } as const;
 
 interface ErrorCodeInfo {
@@ -98,7 +100,7 @@ export const ERROR_CODES = {
   },
   CLIENT_CAPABILITY_MISSING: {
     status: 400,
-    jsonRpc: JSONRPC.INVALID_REQUEST,
+    jsonRpc: JSONRPC.MISSING_CLIENT_CAPABILITY,
     summary:
       'The upstream asked the client for something (sampling, elicitation, roots) the client does not support.',
   },
@@ -142,6 +144,27 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INVALID_REQUEST,
     summary:
       'Too many calls of one identity are waiting for client input (gateway.heldCalls.maxPerIdentity).',
+  },
+  AUTH_REQUIRED: {
+    status: 401,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary: 'The request carries no credentials and the route needs an identity.',
+  },
+  AUTH_INVALID: {
+    status: 401,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary:
+      'The credentials given are not valid (unknown, expired, revoked, forged or for another audience).',
+  },
+  PERMISSION_DENIED: {
+    status: 403,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary: 'The identity lacks the permission the route or method needs (the message names it).',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    jsonRpc: JSONRPC.INVALID_REQUEST,
+    summary: 'The identity used up its request or tool-call rate; Retry-After says when to try again.',
   },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
