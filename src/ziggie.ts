@@ -39,6 +39,7 @@ export class Ziggie {
         serverInfo: { name: 'ziggie', version: ZIGGIE_VERSION },
         heldCalls: g.heldCalls,
         maxBodyBytes: config.server.maxBodyBytes,
+        ...(g.tasks.enabled ? { tasks: g.tasks } : {}),
         timings: {
           callTimeoutMs: g.callTimeoutMs,
           connectTimeoutMs: g.connectTimeoutMs,

@@ -62,6 +62,14 @@ describe('loadConfig: YAML and defaults', () => {
       restart: { initialDelayMs: 1_000, maxDelayMs: 60_000 },
       breaker: { threshold: 5, halfOpenAfterMs: 30_000 },
       heldCalls: { ttlMs: 300_000, maxPerIdentity: 32 },
+      tasks: {
+        enabled: true,
+        afterMs: 1_000,
+        ttlMs: 3_600_000,
+        pollIntervalMs: 1_000,
+        maxPerIdentity: 32,
+        leaseMs: 15_000,
+      },
     });
     expect(config.server).toEqual({
       host: '127.0.0.1',

@@ -57,6 +57,21 @@ const GatewaySchema = z.strictObject({
       maxPerIdentity: fromText(int().positive()).default(32),
     }),
   ),
+  /** Tool calls run as MCP tasks (`io.modelcontextprotocol/tasks`) for 2026-07-28 clients that support them. */
+  tasks: section(
+    z.strictObject({
+      enabled: fromText(z.boolean()).default(true),
+      /** A call still running after this long is answered with a task; 0: every call becomes one. */
+      afterMs: fromText(int().nonnegative()).default(1_000),
+      /** How long a task and its result are kept, from its creation. */
+      ttlMs: fromText(int().positive()).default(3_600_000),
+      pollIntervalMs: fromText(int().positive()).default(1_000),
+      /** Tasks one identity may have in flight; its further calls are answered without a task. */
+      maxPerIdentity: fromText(int().positive()).default(32),
+      /** How long a process vouches for its running tasks; past it, others fail them (a crash). */
+      leaseMs: fromText(int().min(300)).default(15_000),
+    }),
+  ),
 });
 
 const ServerSchema = z.strictObject({

@@ -18,6 +18,7 @@ import { SessionRegistry } from './downstream/session-registry.ts';
 import { createSessionServer, type SessionServices } from './downstream/session-server.ts';
 import { StatelessEndpoints } from './downstream/stateless-endpoints.ts';
 import type { HeldToolState } from './downstream/stateless-tool-call.ts';
+import { type TaskLimits, TaskService } from './downstream/tasks/task-service.ts';
 import { stopAll, UpstreamConnection } from './upstream/index.ts';
 import type { Upstream, UpstreamHooks, UpstreamStatus, UpstreamTimings } from './upstream/types.ts';
 import { CatalogView, type ViewSpec } from './view.ts';
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   heldCalls: HeldCallLimits;
   /** Largest request body the stateless endpoints read. */
   maxBodyBytes: number;
+  /** Tool calls as MCP tasks for stateless clients; absent: tasks are off. */
+  tasks?: TaskLimits;
 }
 
 export interface GatewayDeps {
@@ -62,6 +65,7 @@ export class Gateway implements SessionServices {
   /** HMAC key is per process: a held call lives in this process only, so its state may too. */
   readonly requestStateCodec: RequestStateCodec<HeldToolState>;
   readonly stateless: StatelessEndpoints;
+  readonly tasks: TaskService | undefined;
   readonly #options: GatewayOptions;
   readonly #deps: GatewayDeps;
   readonly #upstreams = new Map<string, { upstream: Upstream; source: ServerSource }>();
@@ -97,6 +101,7 @@ export class Gateway implements SessionServices {
       ttlSeconds: Math.ceil(options.heldCalls.ttlMs / 1000),
     });
     this.stateless = new StatelessEndpoints(this, logger, options.maxBodyBytes);
+    this.tasks = options.tasks && new TaskService(deps.store.mcpTasks, options.tasks, logger);
     this.#hooks = {
       onClientRequest: (server, method, params, signal) =>
         this.sessions.forwardClientRequest(server, method, params, signal),
@@ -107,6 +112,8 @@ export class Gateway implements SessionServices {
 
   /** Adds the configured servers and the ones stored at run time, and connects the eager ones. */
   async start(configured: readonly UpstreamSpec[]): Promise<void> {
+    // Tasks a previous run left in flight are failed before any new one starts.
+    await this.tasks?.recover();
     for (const spec of configured) this.#add(spec, 'config');
     for (const spec of await this.#deps.store.servers.list()) {
       if (this.#upstreams.has(spec.name)) {
@@ -124,6 +131,7 @@ export class Gateway implements SessionServices {
   }
 
   async stop(): Promise<void> {
+    await this.tasks?.stop();
     this.heldCalls.cancelAll();
     await this.stateless.close();
     await this.recorder.flush();
@@ -194,7 +202,7 @@ export class Gateway implements SessionServices {
 
   /** A new downstream session on a view: its own MCP server instance, registered for routing. */
   openSession(view: CatalogView, id: string = randomUUID()): DownstreamSession {
-    const session = createSessionServer(this, view, id);
+    const session = createSessionServer(this, view, id, { session: true });
     this.sessions.add(session);
     this.#deps.metrics.mcpSessions.inc({ endpoint: view.spec.id });
     return session;

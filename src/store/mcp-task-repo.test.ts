@@ -10,6 +10,8 @@ const newTask = (overrides: Partial<NewMcpTask> = {}): NewMcpTask => ({
   status: 'working',
   createdAt: new Date(),
   expiresAt: new Date(Date.now() + 60_000),
+  runner: 'runner-a',
+  leaseUntil: new Date(Date.now() + 60_000),
   ...overrides,
 });
 
@@ -58,23 +60,41 @@ describe('MCP task repo', () => {
       expect(await tasks.transition('no-such-task', { status: 'working' })).toBe(false);
     });
 
-    it('fails the tasks still in flight, and only those', async () => {
+    it('fails the in-flight tasks whose lease ran out, and only those', async () => {
       const tasks = store().mcpTasks;
-      const working = await tasks.create(newTask({ owner: 'recover' }));
-      const waiting = await tasks.create(newTask({ owner: 'recover', status: 'input_required' }));
-      const completed = await tasks.create(newTask({ owner: 'recover' }));
+      const now = Date.now();
+      const lapsed = { owner: 'recover', leaseUntil: new Date(now - 1) };
+      const working = await tasks.create(newTask(lapsed));
+      const waiting = await tasks.create(newTask({ ...lapsed, status: 'input_required' }));
+      const completed = await tasks.create(newTask(lapsed));
       await tasks.transition(completed.id, { status: 'completed', result: { content: [] } });
-      const error = { code: -32603, message: 'restarted', data: { code: 'INTERNAL' } };
-      expect(await tasks.failInFlight('Ziggie restarted', error)).toBeGreaterThanOrEqual(2);
+      const leased = await tasks.create(newTask({ owner: 'recover', leaseUntil: new Date(now + 60_000) }));
+      const error = { code: -32603, message: 'runner gone', data: { reason: 'runner_lost' } };
+      expect(await tasks.failAbandoned(new Date(now), 'its runner is gone', error)).toBeGreaterThanOrEqual(2);
       for (const { id } of [working, waiting]) {
         expect(await tasks.get(id, 'recover')).toMatchObject({
           status: 'failed',
-          statusMessage: 'Ziggie restarted',
+          statusMessage: 'its runner is gone',
           error,
         });
       }
       expect((await tasks.get(completed.id, 'recover'))?.status).toBe('completed');
-      expect(await tasks.failInFlight('again', error)).toBe(0);
+      expect((await tasks.get(leased.id, 'recover'))?.status).toBe('working');
+      expect(await tasks.failAbandoned(new Date(now), 'again', error)).toBe(0);
+    });
+
+    it("renews the leases of a runner's in-flight tasks only", async () => {
+      const tasks = store().mcpTasks;
+      const old = new Date(Date.now() + 1_000);
+      const mine = await tasks.create(newTask({ owner: 'lease', runner: 'runner-b', leaseUntil: old }));
+      const done = await tasks.create(newTask({ owner: 'lease', runner: 'runner-b', leaseUntil: old }));
+      await tasks.transition(done.id, { status: 'completed', result: { content: [] } });
+      const other = await tasks.create(newTask({ owner: 'lease', runner: 'runner-c', leaseUntil: old }));
+      const until = new Date(Date.now() + 120_000);
+      expect(await tasks.renewLeases('runner-b', until)).toBe(1);
+      expect((await tasks.get(mine.id, 'lease'))?.leaseUntil).toEqual(until);
+      expect((await tasks.get(done.id, 'lease'))?.leaseUntil).toEqual(old);
+      expect((await tasks.get(other.id, 'lease'))?.leaseUntil).toEqual(old);
     });
 
     it('deletes expired tasks and keeps the others', async () => {
@@ -92,7 +112,7 @@ describe('MCP task repo', () => {
     it('refuses a status outside the extension', async () => {
       await expect(
         database().rawQuery(
-          "insert into mcp_tasks (id, owner, tool, status, created_at, updated_at) values ('x', 'o', 't', 'done', 1, 1)",
+          "insert into mcp_tasks (id, owner, tool, status, created_at, updated_at, runner, lease_until) values ('x', 'o', 't', 'done', 1, 1, 'r', 1)",
         ),
       ).rejects.toThrow(/check/i);
     });

@@ -6,8 +6,8 @@ const IN_FLIGHT = ['working', 'input_required'] as const;
 
 /**
  * MCP tasks. Every write that moves a task is guarded by "still in flight" in its WHERE clause,
- * so a terminal status is final whichever writer (the runner, a cancel, the expiry clock, start-up
- * recovery) gets there first — also across processes sharing a database.
+ * so a terminal status is final whichever writer (the runner, a cancel, the expiry clock, another
+ * process failing an abandoned task) gets there first — also across processes sharing a database.
  */
 export class SqlMcpTaskRepo implements McpTaskRepo {
   readonly #db: StoreDb;
@@ -31,6 +31,8 @@ export class SqlMcpTaskRepo implements McpTaskRepo {
         created_at: at,
         updated_at: at,
         expires_at: task.expiresAt?.getTime() ?? null,
+        runner: task.runner,
+        lease_until: task.leaseUntil.getTime(),
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -63,16 +65,27 @@ export class SqlMcpTaskRepo implements McpTaskRepo {
     return result.numUpdatedRows > 0n;
   }
 
-  async failInFlight(statusMessage: string, error: McpTaskError): Promise<number> {
+  async renewLeases(runner: string, until: Date): Promise<number> {
+    const result = await this.#db
+      .updateTable('mcp_tasks')
+      .set({ lease_until: until.getTime() })
+      .where('runner', '=', runner)
+      .where('status', 'in', IN_FLIGHT)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async failAbandoned(now: Date, statusMessage: string, error: McpTaskError): Promise<number> {
     const result = await this.#db
       .updateTable('mcp_tasks')
       .set({
         status: 'failed',
         status_message: statusMessage,
         error_json: JSON.stringify(error),
-        updated_at: Date.now(),
+        updated_at: now.getTime(),
       })
       .where('status', 'in', IN_FLIGHT)
+      .where('lease_until', '<=', now.getTime())
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
@@ -98,5 +111,7 @@ function toTask(row: Selectable<McpTasksTable>): McpTask {
     createdAt: new Date(Number(row.created_at)),
     updatedAt: new Date(Number(row.updated_at)),
     expiresAt: row.expires_at === null ? null : new Date(Number(row.expires_at)),
+    runner: row.runner,
+    leaseUntil: new Date(Number(row.lease_until)),
   };
 }

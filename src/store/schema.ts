@@ -47,6 +47,8 @@ export interface McpTasksTable {
   created_at: number;
   updated_at: number;
   expires_at: number | null;
+  runner: string;
+  lease_until: number;
 }
 
 /** Every table of the store. Migrations add tables; this interface follows them. */

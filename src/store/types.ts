@@ -97,6 +97,10 @@ export interface McpTask {
   updatedAt: Date;
   /** When it may be deleted; null: never. */
   expiresAt: Date | null;
+  /** The Ziggie process running it. */
+  runner: string;
+  /** Until when `runner` vouches for it; an in-flight task past its lease has lost its runner. */
+  leaseUntil: Date;
 }
 
 export interface NewMcpTask {
@@ -107,6 +111,8 @@ export interface NewMcpTask {
   statusMessage?: string | null;
   createdAt: Date;
   expiresAt: Date | null;
+  runner: string;
+  leaseUntil: Date;
 }
 
 /** What a transition writes: the new status and, for terminal ones, the outcome. */
@@ -126,8 +132,13 @@ export interface McpTaskRepo {
    * false when the task is unknown or already ended: a terminal task never changes again.
    */
   transition(id: string, change: McpTaskChange): Promise<boolean>;
-  /** Ends every task still in flight as `failed` (at start-up: their runner is gone). Returns how many. */
-  failInFlight(statusMessage: string, error: McpTaskError): Promise<number>;
+  /** Extends the lease of every in-flight task `runner` runs. Returns how many. */
+  renewLeases(runner: string, until: Date): Promise<number>;
+  /**
+   * Ends as `failed` every in-flight task whose lease ended at or before `now`: its runner crashed,
+   * was killed or lost the database. Returns how many.
+   */
+  failAbandoned(now: Date, statusMessage: string, error: McpTaskError): Promise<number>;
   /** Deletes the tasks whose time-to-live ended at or before `now`. Returns how many. */
   deleteExpired(now: Date): Promise<number>;
 }

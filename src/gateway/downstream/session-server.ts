@@ -18,6 +18,8 @@ import type { HeldCallRegistry } from './held-calls.ts';
 import { DownstreamSession } from './session.ts';
 import type { SessionRegistry } from './session-registry.ts';
 import { callToolStateless, type HeldToolState } from './stateless-tool-call.ts';
+import { callToolAsTask, registerTaskHandlers, TASKS_CAPABILITY, wantsTask } from './tasks/task-handlers.ts';
+import type { TaskService } from './tasks/task-service.ts';
 
 /** What a session's MCP server needs from the gateway. */
 export interface SessionServices {
@@ -39,6 +41,16 @@ export interface SessionServices {
   readonly heldCalls: HeldCallRegistry;
   /** Seals and verifies (HMAC, expiry) the `requestState` of held calls. */
   readonly requestStateCodec: RequestStateCodec<HeldToolState>;
+  /** Tool calls run as MCP tasks for stateless clients that support them; undefined: tasks are off. */
+  readonly tasks: TaskService | undefined;
+}
+
+export interface SessionServerOptions {
+  /**
+   * Built for a 2025-era session (`initialize`), not for one stateless 2026-07-28 request: the
+   * Tasks extension, which only the stateless face serves, is neither offered nor handled.
+   */
+  session?: boolean;
 }
 
 /**
@@ -50,8 +62,14 @@ export function createSessionServer(
   services: SessionServices,
   view: CatalogView,
   id: string,
+  options: SessionServerOptions = {},
 ): DownstreamSession {
-  const capabilities = advertisedCapabilities(services.catalog, view);
+  // Tasks: offered by stateless servers only, and only when they are served (see tasks/).
+  const servesTasks = services.tasks !== undefined && !options.session;
+  const capabilities = {
+    ...advertisedCapabilities(services.catalog, view),
+    ...(servesTasks ? TASKS_CAPABILITY : {}),
+  };
   const server = new Server(services.serverInfo, {
     capabilities,
     // A tampered or expired state is refused by the SDK with the specification's error.
@@ -83,6 +101,8 @@ export function createSessionServer(
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
+    // Tasks: a stateless client that declared the Tasks extension may be answered with a task.
+    if (servesTasks && wantsTask(services, ctx)) return callToolAsTask(services, view, session, request, ctx);
     if (ctx.mcpReq.envelope) return callToolStateless(services, view, session, request, ctx);
     const { name, arguments: args } = request.params;
     const progressToken = request.params._meta?.progressToken;
@@ -122,6 +142,9 @@ export function createSessionServer(
       throw toProtocolError(error, view.resolveTool(name)?.server);
     }
   });
+
+  // Tasks: tasks/get, tasks/update, tasks/cancel.
+  if (servesTasks) registerTaskHandlers(server, services);
 
   // The SDK refuses handlers for capabilities the server does not declare, and a client must not
   // see a capability no upstream behind this endpoint offers.

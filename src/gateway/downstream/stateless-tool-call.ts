@@ -24,7 +24,7 @@ export interface HeldToolState extends HeldState {
 }
 
 /** Whether a stateless request's client declared what an upstream asks of it. */
-function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMethod): boolean {
+export function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMethod): boolean {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
   const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
   if (!caps) return false;
@@ -34,7 +34,7 @@ function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMetho
 }
 
 /** Who holds a call: the authenticated client, or everyone alike until auth exists. */
-function ownerOf(ctx: ServerContext): string {
+export function ownerOf(ctx: ServerContext): string {
   return ctx.http?.authInfo?.clientId ?? 'anonymous';
 }
 

@@ -22,9 +22,13 @@ export const mcpTasksMigration: StoreMigration = {
       .addColumn('updated_at', 'bigint', (col) => col.notNull())
       // Null: kept until deleted by hand (a task with no time-to-live).
       .addColumn('expires_at', 'bigint')
+      // The Ziggie process running the task, and until when it vouches for it (renewed while it
+      // runs): an in-flight task whose lease ran out lost its runner (a crash) and is failed.
+      .addColumn('runner', 'text', (col) => col.notNull())
+      .addColumn('lease_until', 'bigint', (col) => col.notNull())
       .execute();
 
-    // Start-up looks for tasks still in flight; the sweeper for expired ones.
+    // Recovery looks for in-flight tasks with an expired lease; the sweeper for expired tasks.
     await db.schema.createIndex('mcp_tasks_status').on('mcp_tasks').column('status').execute();
     await db.schema.createIndex('mcp_tasks_expires_at').on('mcp_tasks').column('expires_at').execute();
   },
