@@ -92,6 +92,10 @@ describe('openStore on PostgreSQL', () => {
         [schema],
       );
       expect(tables.rows.map((row) => row.table_name)).toEqual([
+        'auth_api_keys',
+        'auth_secrets',
+        'auth_sessions',
+        'auth_users',
         'kysely_migration',
         'kysely_migration_lock',
         'mcp_tasks',

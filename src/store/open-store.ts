@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { ZiggieError } from '../core/errors.ts';
+import { createAuthStore } from './auth-store.ts';
 import { SqlCallLogRepo } from './call-log-repo.ts';
 import { SqlMcpTaskRepo } from './mcp-task-repo.ts';
 import { migrateToLatest } from './migrations/index.ts';
@@ -126,6 +127,7 @@ function createStore(
     toolPins: new SqlToolPinRepo(db),
     callLog: new SqlCallLogRepo(db),
     mcpTasks: new SqlMcpTaskRepo(db),
+    auth: createAuthStore(db),
     async ping() {
       try {
         await sql`select 1`.execute(db);

@@ -1,4 +1,5 @@
 import type { Generated, Kysely } from 'kysely';
+import type { AuthTables } from './auth-schema.ts';
 
 /**
  * The tables as Kysely sees them. Types are the portable subset both dialects share: text,
@@ -52,7 +53,7 @@ export interface McpTasksTable {
 }
 
 /** Every table of the store. Migrations add tables; this interface follows them. */
-export interface Database {
+export interface Database extends AuthTables {
   upstream_servers: UpstreamServersTable;
   tool_pins: ToolPinsTable;
   tool_calls: ToolCallsTable;

@@ -1,4 +1,5 @@
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
+import type { AuthStore } from './auth-types.ts';
 
 /**
  * The storage port the gateway uses. `open-store.ts` returns one of these over SQLite (node:sqlite)
@@ -149,6 +150,8 @@ export interface Store {
   readonly toolPins: ToolPinRepo;
   readonly callLog: CallLogRepo;
   readonly mcpTasks: McpTaskRepo;
+  /** Users, API keys, sessions and generated secrets (auth/). */
+  readonly auth: AuthStore;
   /** Cheap round trip for `/readyz`; rejects when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

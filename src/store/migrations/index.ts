@@ -4,6 +4,7 @@ import { ZiggieError } from '../../core/errors.ts';
 import type { StoreDialect } from '../types.ts';
 import { gatewayMigration } from './0001-gateway.ts';
 import { mcpTasksMigration } from './0002-mcp-tasks.ts';
+import { authMigration } from './0005-auth.ts';
 import type { StoreMigration } from './types.ts';
 
 /**
@@ -13,6 +14,7 @@ import type { StoreMigration } from './types.ts';
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreMigration]> = [
   ['0001-gateway', gatewayMigration],
   ['0002-mcp-tasks', mcpTasksMigration],
+  ['0005-auth', authMigration],
 ];
 
 /** A static provider: migrations are imported modules, so nothing depends on the files on disk. */
