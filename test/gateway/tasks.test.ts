@@ -383,6 +383,34 @@ describe('when a call becomes a task', () => {
     }
   });
 
+  it('cancels a task that outlives its time to live upstream, then reports it expired', async () => {
+    const cancelLog = join(tmpdir(), `ziggie-task-ttl-${process.pid}-${Date.now()}.log`);
+    const harness = await startZiggie({
+      gateway: { tasks: { afterMs: 0, pollIntervalMs: 40, ttlMs: 600 } },
+      mcpServers: { new: { command: process.execPath, args: [FIXTURE], env: { CANCEL_LOG: cancelLog } } },
+    });
+    try {
+      await waitFor(() => harness.ziggie.gateway.aggregateView().resolveTool('new__count') !== undefined);
+      const c = await connectTaskClient(`${harness.baseUrl}/mcp`);
+      try {
+        const execution = await c.session.callTool('new__count', { n: 200, ms: 30 });
+        if (execution.kind !== 'task') throw new Error('expected a task');
+        expect((await c.session.task(execution.handle.taskId).snapshot()).retentionMs).toBe(600);
+        await waitFor(() => cancelLines(cancelLog) > 0, 5_000, 'the upstream seeing the cancel');
+        await expect(c.session.task(execution.handle.taskId).snapshot()).rejects.toMatchObject({
+          code: -32602,
+          message: expect.stringContaining('has expired'),
+        });
+        await execution.detach();
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await harness.stop();
+      rmSync(cancelLog, { force: true });
+    }
+  });
+
   it('neither offers nor makes tasks when gateway.tasks.enabled is false', async () => {
     const harness = await startZiggie({
       gateway: { tasks: { enabled: false, afterMs: 0 } },

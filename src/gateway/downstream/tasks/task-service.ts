@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type CallToolResult, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { type CallToolResult, ProtocolError } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { ZiggieError } from '../../../core/errors.ts';
-import type {
-  McpTask,
-  McpTaskChange,
-  McpTaskError,
-  McpTaskRepo,
-  McpTaskStatus,
-} from '../../../store/types.ts';
+import type { McpTask, McpTaskChange, McpTaskRepo, McpTaskStatus } from '../../../store/types.ts';
 import { HeldCall, type HeldOutcome } from '../held-calls.ts';
 import { isTerminal, LiveTask, snapshotOfRow, type TaskSnapshot } from './live-task.ts';
+import { internalError, TaskLeases } from './task-leases.ts';
 
 /** `gateway.tasks` as resolved from the config. */
 export interface TaskLimits {
@@ -33,8 +28,6 @@ export type TaskStart = { done: true; result: CallToolResult } | { done: false; 
 /** The upstream call of a task; the held call routes the upstream's requests for client input. */
 export type TaskRun = (held: HeldCall<CallToolResult>, signal: AbortSignal) => Promise<CallToolResult>;
 
-const LOST =
-  'the Ziggie process running this task stopped without finishing it (it crashed or was killed); its outcome is unknown, call the tool again if that is safe';
 const STOPPED = 'Ziggie stopped while this task was in flight; its outcome is unknown';
 /** A signal nothing aborts: a task's call outlives the request that started it. */
 const NEVER = new AbortController().signal;
@@ -50,18 +43,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class TaskService {
   readonly limits: TaskLimits;
-  /** This process, as the runner of its tasks. */
-  readonly runner = randomUUID();
   readonly #repo: McpTaskRepo;
   readonly #logger: Logger;
+  readonly #leases: TaskLeases;
   readonly #live = new Map<string, LiveTask>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
-  #maintenance: NodeJS.Timeout | undefined;
 
   constructor(repo: McpTaskRepo, limits: TaskLimits, logger: Logger) {
     this.#repo = repo;
     this.limits = limits;
     this.#logger = logger.child({ part: 'tasks' });
+    this.#leases = new TaskLeases(repo, limits.leaseMs, () => this.#live.size > 0, this.#logger);
   }
 
   /** Tasks running in this process. */
@@ -73,14 +65,13 @@ export class TaskService {
    * At start-up: fails the tasks whose runner is gone (a crash of this or another process), then
    * keeps renewing this process's leases, failing abandoned tasks and deleting expired ones.
    */
-  async recover(): Promise<void> {
-    await this.#maintain();
-    this.#maintenance = setInterval(() => void this.#maintain(), Math.ceil(this.limits.leaseMs / 3)).unref();
+  recover(): Promise<void> {
+    return this.#leases.start();
   }
 
   /** Ends the running tasks as failed (their calls are cancelled upstream) and waits for the writes. */
   async stop(): Promise<void> {
-    clearInterval(this.#maintenance);
+    this.#leases.stop();
     await Promise.all(
       [...this.#live.values()].map((task) => this.#end(task, { status: 'failed', ...failure(STOPPED) })),
     );
@@ -123,8 +114,8 @@ export class TaskService {
         statusMessage: task.snapshot().statusMessage ?? null,
         createdAt: task.createdAt,
         expiresAt: task.expiresAt,
-        runner: this.runner,
-        leaseUntil: new Date(task.createdAt.getTime() + this.limits.leaseMs),
+        runner: this.#leases.runner,
+        leaseUntil: this.#leases.leaseFrom(new Date()),
       });
     } catch (error) {
       held.cancel(error);
@@ -152,20 +143,15 @@ export class TaskService {
     const task = this.#owned(id, owner);
     const status = task?.status ?? (await this.#elsewhere(id, owner));
     if (task?.status !== 'input_required') {
-      throw new ZiggieError(
-        'CONFLICT',
-        `task ${id} is ${status}, not waiting for input: there is nothing to answer`,
-        {
-          taskId: id,
-          status,
-        },
-      );
+      const message = `task ${id} is ${status}, not waiting for input: there is nothing to answer`;
+      throw new ZiggieError('CONFLICT', message, { taskId: id, status });
     }
     const answers = task.accept(responses);
     if (!answers) return;
     const resumed = task.resume();
     await task.write(() => this.#repo.transition(task.id, resumed));
-    task.held.answer(task.round, answers);
+    // Cancelled meanwhile: its questions went with its call.
+    if (!task.ended) task.held.answer(task.round, answers);
   }
 
   /** Cancels a task (its upstream call is cancelled too); a task that already ended stays as it is. */
@@ -257,15 +243,19 @@ export class TaskService {
   async #stored(id: string, owner: string): Promise<McpTask> {
     let task = await this.#repo.get(id, owner);
     if (task && !isTerminal(task.status) && task.leaseUntil.getTime() <= Date.now()) {
-      await this.#failAbandoned();
+      await this.#leases.failAbandoned();
       task = await this.#repo.get(id, owner);
     }
-    if (!task || (task.expiresAt !== null && task.expiresAt.getTime() <= Date.now())) {
+    if (!task) {
       throw new ZiggieError(
         'NOT_FOUND',
         `task ${id} not found: it does not exist, has expired, or belongs to another client`,
         { taskId: id },
       );
+    }
+    if (task.expiresAt !== null && task.expiresAt.getTime() <= Date.now()) {
+      const message = `task ${id} has expired: its time to live ended at ${task.expiresAt.toISOString()}`;
+      throw new ZiggieError('NOT_FOUND', message, { taskId: id, expired: true });
     }
     return task;
   }
@@ -283,27 +273,6 @@ export class TaskService {
       { taskId: id, status: task.status, runner: task.runner },
     );
   }
-
-  /** Renews this process's leases, then fails abandoned tasks and deletes expired ones. */
-  async #maintain(): Promise<void> {
-    const now = Date.now();
-    try {
-      if (this.#live.size > 0) await this.#repo.renewLeases(this.runner, new Date(now + this.limits.leaseMs));
-      await this.#failAbandoned();
-      await this.#repo.deleteExpired(new Date(now));
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'task maintenance failed');
-    }
-  }
-
-  async #failAbandoned(): Promise<void> {
-    const failed = await this.#repo.failAbandoned(new Date(), LOST, internalError(LOST, 'runner_lost'));
-    if (failed > 0) this.#logger.warn({ tasks: failed }, 'tasks whose runner stopped marked failed');
-  }
-}
-
-function internalError(message: string, reason: string): McpTaskError {
-  return { code: ProtocolErrorCode.InternalError, message, data: { reason } };
 }
 
 /** A failed end: the JSON-RPC error the call ended with (or `message` as an internal error). */
