@@ -139,6 +139,11 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INTERNAL_ERROR,
     summary: 'The CLI could not reach a running Ziggie.',
   },
+  TASK_TRANSITION_INVALID: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The task cannot move to the asked state from the one it is in.',
+  },
   HELD_CALLS_EXCEEDED: {
     status: 429,
     jsonRpc: JSONRPC.INVALID_REQUEST,
