@@ -100,6 +100,62 @@ const LoggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Request and tool-call rates of one identity; 0: no limit. Unset keys fall back to the defaults. */
+const RateOverrideSchema = z.strictObject({
+  requestsPerMinute: fromText(int().nonnegative()).optional(),
+  toolCallsPerMinute: fromText(int().nonnegative()).optional(),
+});
+/** A mapping that may be left out or written empty. */
+const optionalMap = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === null ? undefined : value), schema.optional());
+
+const AuthSchema = z.strictObject({
+  /**
+   * `required`: every request but the public ones authenticates. `local`: requests reaching the
+   * loopback listener without credentials act as the bootstrap admin; allowed only on a loopback
+   * host. Unset: `local` on a loopback host; a non-loopback host must say `required`.
+   */
+  mode: z.enum(['required', 'local']).optional(),
+  /** The address clients use (`https://ziggie.example.com`): MCP resource URLs, Secure cookies. */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  tokens: section(
+    z.strictObject({
+      /** HS256 signing secret (at least 32 characters); unset: generated at first start and stored. */
+      secret: z.string().min(32, 'expected at least 32 characters').optional(),
+      issuer: z.string().min(1).default('ziggie'),
+      /** The audience tokens are issued for and checked against (besides an MCP endpoint's own URL). */
+      audience: z.string().min(1).default('ziggie'),
+      /** Lifetime of a token from `POST /api/auth/token` unless the request asks for less. */
+      ttlMs: fromText(int().positive()).default(900_000),
+      maxTtlMs: fromText(int().positive()).default(86_400_000),
+    }),
+  ),
+  sessions: section(
+    z.strictObject({
+      ttlMs: fromText(int().positive()).default(43_200_000),
+      cookieName: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" and "-"')
+        .default('ziggie_session'),
+    }),
+  ),
+  rateLimits: section(
+    z.strictObject({
+      enabled: fromText(z.boolean()).default(true),
+      /** REST requests (and MCP requests other than tool calls) per identity per minute. */
+      requestsPerMinute: fromText(int().nonnegative()).default(600),
+      /** MCP `tools/call` requests (and `POST /api/mcp/execute`) per identity per minute. */
+      toolCallsPerMinute: fromText(int().nonnegative()).default(600),
+      /** Sign-in attempts per client address per minute. */
+      loginAttemptsPerMinute: fromText(int().positive()).default(10),
+      /** Per user role; admins are not limited unless a rate is set here. */
+      roles: optionalMap(z.partialRecord(z.enum(['admin', 'operator', 'viewer']), RateOverrideSchema)),
+      /** Per agent tier; L0 is not limited unless a rate is set here. */
+      tiers: optionalMap(z.partialRecord(z.enum(['L0', 'L1', 'L2', 'L3']), RateOverrideSchema)),
+    }),
+  ),
+});
+
 export const ConfigFileSchema = z.strictObject({
   mcpServers: z.preprocess(
     (value) => (value === null ? undefined : value),
@@ -109,5 +165,6 @@ export const ConfigFileSchema = z.strictObject({
   server: section(ServerSchema),
   storage: section(StorageSchema),
   logging: section(LoggingSchema),
+  auth: section(AuthSchema),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
