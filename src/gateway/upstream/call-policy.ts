@@ -29,8 +29,8 @@ export class CallPolicy {
     this.#timeoutMs = timeoutMs;
     this.#halfOpenAfterMs = timings.breakerHalfOpenAfterMs;
     // Aggressive: the call fails at the deadline and its signal aborts, so the SDK cancels upstream.
-    // Not aborted on return: the call is over, and aborting costs a DOMException (stack trace) and an
-    // abort event per call, about a tenth of the gateway's CPU time per tools/call (bench/gateway).
+    // Not aborted on return: the call is over, and aborting costs a DOMException (with its stack
+    // trace) and an abort event per call, a few percent of the gateway's CPU per tools/call.
     this.#timeout = timeout(timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
     this.#breaker = circuitBreaker(
       handleWhen((error) => !(error instanceof CallerAborted) && isBreakerFailure(error)),
