@@ -1,8 +1,11 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { AuthService } from '../auth/index.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { registerAuthHook } from './auth-hook.ts';
+import { authRoutes } from './auth-routes.ts';
 import { registerErrorHandler } from './error-handler.ts';
 import { healthRoutes } from './health-routes.ts';
 import { registerHostOriginGuard } from './host-origin-guard.ts';
@@ -12,6 +15,7 @@ import { mcpRoutes } from './mcp-routes.ts';
 export interface AppOptions {
   gateway: Gateway;
   store: Store;
+  auth: AuthService;
   metrics: Metrics;
   logger: Logger;
   allowedHosts: readonly string[];
@@ -30,11 +34,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: true,
   });
   registerHostOriginGuard(app, options);
+  // Before any route: it checks each route declares its access as it is registered.
+  registerAuthHook(app, options.auth);
   registerErrorHandler(app);
   await app.register(healthRoutes, options);
   await app.register(mcpFacadeRoutes, options);
+  await app.register(authRoutes, { auth: options.auth });
   await app.register(mcpRoutes, {
     gateway: options.gateway,
+    auth: options.auth,
     maxBodyBytes: options.maxBodyBytes,
     sessionIdleMs: options.sessionIdleMs ?? 30 * 60_000,
   });

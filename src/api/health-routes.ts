@@ -14,9 +14,10 @@ export async function healthRoutes(
   app: FastifyInstance,
   { gateway, store, metrics }: HealthRoutesOptions,
 ): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Probes carry no credentials: liveness and readiness are public (readiness names the upstreams).
+  app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
     const storage = await store.ping().then(
       () => ({ ok: true as const }),
       (error: unknown) => ({
@@ -38,7 +39,8 @@ export async function healthRoutes(
     });
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  // Metrics name every server and tool: scrape with a viewer key.
+  app.get('/metrics', { config: { access: 'mcp.tools.list' } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -15,7 +15,7 @@ export async function mcpFacadeRoutes(
   app: FastifyInstance,
   { gateway }: { gateway: Gateway },
 ): Promise<void> {
-  app.get('/api/mcp/tools', async (request) => {
+  app.get('/api/mcp/tools', { config: { access: 'mcp.tools.list' } }, async (request) => {
     const { server } = z.object({ server: z.string().optional() }).parse(request.query);
     const view = server ? gateway.serverView(server) : gateway.aggregateView();
     gateway.touch(view);
@@ -30,7 +30,7 @@ export async function mcpFacadeRoutes(
     return { tools, server_count: view.serverNames().length };
   });
 
-  app.post('/api/mcp/execute', async (request) => {
+  app.post('/api/mcp/execute', { config: { access: 'mcp.tools.execute', rate: 'tool' } }, async (request) => {
     const body = z
       .strictObject({ tool: z.string().min(1), arguments: z.record(z.string(), z.unknown()).optional() })
       .parse(request.body);
@@ -45,7 +45,7 @@ export async function mcpFacadeRoutes(
     return { success: !result.isError, result };
   });
 
-  app.get('/api/mcp/health', async () => {
+  app.get('/api/mcp/health', { config: { access: 'mcp.tools.list' } }, async () => {
     const servers = gateway.servers();
     return {
       servers: Object.fromEntries(servers.map((s) => [s.spec.name, healthWord(s)])),
@@ -57,27 +57,27 @@ export async function mcpFacadeRoutes(
     };
   });
 
-  app.get('/api/mcp/servers', async () => ({
+  app.get('/api/mcp/servers', { config: { access: 'mcp.tools.list' } }, async () => ({
     servers: gateway.servers().map((s) => ({ ...publicSpec(s.spec), source: s.source, status: s.status })),
   }));
 
-  app.post('/api/mcp/servers', async (request, reply) => {
+  app.post('/api/mcp/servers', { config: { access: 'mcp.admin' } }, async (request, reply) => {
     const spec = normalizeServerEntry(request.body);
     const entry = await gateway.addServer(spec);
     return reply.code(201).send({ ...publicSpec(entry.spec), source: entry.source, status: entry.status });
   });
 
-  app.delete('/api/mcp/servers/:name', async (request, reply) => {
+  app.delete('/api/mcp/servers/:name', { config: { access: 'mcp.admin' } }, async (request, reply) => {
     await gateway.removeServer((request.params as { name: string }).name);
     return reply.code(204).send();
   });
 
-  app.get('/api/mcp/stats', async (request) => {
+  app.get('/api/mcp/stats', { config: { access: 'mcp.tools.list' } }, async (request) => {
     const { server } = z.object({ server: z.string().optional() }).parse(request.query);
     return { tools: await gateway.callStats(server) };
   });
 
-  app.post('/api/mcp/tools/approve', async (request) => {
+  app.post('/api/mcp/tools/approve', { config: { access: 'mcp.admin' } }, async (request) => {
     const body = z
       .strictObject({ tool: z.string().min(1), server: z.string().optional() })
       .parse(request.body);

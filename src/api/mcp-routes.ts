@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
 import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type AuthService, identityKey } from '../auth/index.ts';
 import { isZiggieError } from '../core/errors.ts';
 import type { DownstreamSession } from '../gateway/downstream/session.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CatalogView } from '../gateway/view.ts';
 import { toZiggieError } from './error-handler.ts';
+import { gateToolCalls, mcpAuthInfo } from './mcp-auth.ts';
 
 export interface McpRoutesOptions {
   gateway: Gateway;
+  auth: AuthService;
   maxBodyBytes: number;
   /** Sessions with no request for this long are closed (ms). */
   sessionIdleMs: number;
@@ -18,6 +21,8 @@ export interface McpRoutesOptions {
 interface LiveSession {
   session: DownstreamSession;
   transport: NodeStreamableHTTPServerTransport;
+  /** The identity that opened it; nobody else may use it. */
+  owner: string;
 }
 
 /** Marker for a POST body that is not valid JSON (answered with a JSON-RPC parse error). */
@@ -68,10 +73,15 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     const body = request.body;
     if (body === UNPARSABLE)
       return replyJsonRpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON');
+    if (gateToolCalls(request, reply, options.auth, body)) return;
+    const owner = request.identity ? identityKey(request.identity) : 'anonymous';
+    // The SDK hands `req.auth` to every handler as `ctx.http.authInfo`.
+    (request.raw as { auth?: unknown }).auth = mcpAuthInfo(request);
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const entry = live.get(sessionId);
-      if (!entry || entry.session.view !== view) {
+      // Another identity's session id is treated as unknown: sessions are not shared.
+      if (!entry || entry.session.view !== view || entry.owner !== owner) {
         return replyJsonRpcError(
           reply,
           404,
@@ -89,7 +99,12 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     if (request.method === 'POST' && !isInitializeRequest(body)) {
       const webRequest = await toWebRequest(request.raw, body);
       if (!(await isLegacyRequest(webRequest, body))) {
-        return reply.send(await gateway.stateless.handler(view).fetch(webRequest, { parsedBody: body }));
+        const authInfo = mcpAuthInfo(request);
+        return reply.send(
+          await gateway.stateless
+            .handler(view)
+            .fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) }),
+        );
       }
     }
     if (request.method !== 'POST' || !isInitializeRequest(body)) {
@@ -105,7 +120,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       onsessioninitialized: () => {
-        live.set(id, { session, transport });
+        live.set(id, { session, transport, owner });
       },
     });
     transport.onclose = () => {
@@ -132,10 +147,13 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     };
 
   const methods = ['GET', 'POST', 'DELETE'] as const;
-  app.route({ method: [...methods], url: '/mcp', handler: withView(() => gateway.aggregateView()) });
+  // Listing is the floor on MCP endpoints; tools/call needs mcp.tools.execute (gateToolCalls, and the handlers).
+  const config = { access: 'mcp.tools.list' } as const;
+  app.route({ method: [...methods], url: '/mcp', config, handler: withView(() => gateway.aggregateView()) });
   app.route({
     method: [...methods],
     url: '/servers/:name/mcp',
+    config,
     handler: withView((request) => gateway.serverView((request.params as { name: string }).name)),
   });
 }

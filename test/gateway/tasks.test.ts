@@ -26,6 +26,9 @@ import { connectClient } from '../helpers/mcp-client.ts';
 import { connectModernClient } from '../helpers/modern-client.ts';
 import { everythingStdio, type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
 
+/** Who owns the tasks of a credential-less loopback client (local mode: the bootstrap admin). */
+const ownerOn = (ziggie: Ziggie): string => `user:${ziggie.auth.localIdentity?.actor.id}`;
+
 const FIXTURE = join(process.cwd(), 'test/fixtures/modern-server.ts');
 const TASKS = 'io.modelcontextprotocol/tasks';
 const CAPABILITIES = { elicitation: {}, sampling: {}, roots: {} };
@@ -201,7 +204,7 @@ describe('MCP tasks for 2026-07-28 clients', () => {
     expect(statuses[0]).toBe('working');
     expect(statuses.at(-1)).toBe('completed');
     // Stored, with its result, for its owner.
-    const stored = await harness.ziggie.store.mcpTasks.get(execution.handle.taskId, 'anonymous');
+    const stored = await harness.ziggie.store.mcpTasks.get(execution.handle.taskId, ownerOn(harness.ziggie));
     expect(stored).toMatchObject({ status: 'completed', tool: 'new__count' });
     expect(JSON.stringify(stored?.result)).toContain('counted to 5');
   });
@@ -284,7 +287,8 @@ describe('MCP tasks for 2026-07-28 clients', () => {
     // Meanwhile the task runs to its end with nobody polling.
     const id = execution.handle.taskId;
     await waitFor(
-      async () => (await harness.ziggie.store.mcpTasks.get(id, 'anonymous'))?.status === 'completed',
+      async () =>
+        (await harness.ziggie.store.mcpTasks.get(id, ownerOn(harness.ziggie)))?.status === 'completed',
       5_000,
       'the task completing while the client is away',
     );
@@ -314,8 +318,8 @@ describe('MCP tasks for 2026-07-28 clients', () => {
       await settle(execution);
       const tasks = harness.ziggie.gateway.tasks;
       const id = execution.handle.taskId;
-      expect((await tasks?.get(id, 'anonymous'))?.status).toBe('completed');
-      // The HTTP endpoint has no other identity until auth exists; the scoping is the service's.
+      expect((await tasks?.get(id, ownerOn(harness.ziggie)))?.status).toBe('completed');
+      // The scoping is the service's: another identity does not see it.
       for (const attempt of [
         tasks?.get(id, 'someone-else'),
         tasks?.cancel(id, 'someone-else'),
@@ -493,7 +497,7 @@ describe('Ziggie stopping, crashing, and sharing its database', () => {
     const configPath = writeConfig(mkdtempSync(join(dir, 'stop-')));
     const first = await startInProcess(configPath);
     const id = await startLongTask(first.url);
-    expect((await first.ziggie.store.mcpTasks.get(id, 'anonymous'))?.status).toBe('working');
+    expect((await first.ziggie.store.mcpTasks.get(id, ownerOn(first.ziggie)))?.status).toBe('working');
     await first.ziggie.stop();
 
     const second = await startInProcess(configPath);
@@ -560,7 +564,7 @@ describe('two Ziggie processes on one database', () => {
         message: expect.stringContaining('is run by another Ziggie process'),
       });
       // Its own runner can cancel it.
-      await first.ziggie.gateway.tasks?.cancel(id, 'anonymous');
+      await first.ziggie.gateway.tasks?.cancel(id, ownerOn(first.ziggie));
       expect((await seen.snapshot()).status).toBe('cancelled');
     } finally {
       await c?.close();

@@ -30,6 +30,7 @@ export function registerStart(program: Command): void {
         `  REST API       ${address}/api/mcp/tools · /api/mcp/health · /api/mcp/servers`,
         `  metrics        ${address}/metrics   health: /healthz /readyz`,
         `  config         ${config.configPath ?? '(defaults)'}   data: ${config.storage.url ? storageKind(config.storage.url) : config.storage.dataDir}`,
+        ...authLines(ziggie.auth.settings.mode, ziggie.bootstrap),
         '',
       ].join('\n'),
     );
@@ -37,6 +38,27 @@ export function registerStart(program: Command): void {
     process.stderr.write('Ziggie stopping…\n');
     await ziggie.stop();
   });
+}
+
+/** What the banner says about authentication: the mode, and a bootstrap key made by this start (once). */
+function authLines(
+  mode: 'required' | 'local',
+  bootstrap: { admin: string; key?: string; fromEnvironment: boolean } | undefined,
+): string[] {
+  const lines = [
+    mode === 'local'
+      ? `  auth           local: requests from this machine without credentials act as admin "${bootstrap?.admin ?? 'admin'}" (auth.mode)`
+      : '  auth           required: every request but /healthz, /readyz and sign-in needs a key, token or session',
+  ];
+  if (bootstrap?.key) {
+    lines.push(
+      `  bootstrap key  ${bootstrap.key}`,
+      `                 the API key of admin "${bootstrap.admin}", shown this once: keep it (Authorization: Bearer <key>, or --token)`,
+    );
+  } else if (bootstrap?.fromEnvironment) {
+    lines.push(`  bootstrap key  admin "${bootstrap.admin}" created with the key in $ZIGGIE_BOOTSTRAP_TOKEN`);
+  }
+  return lines;
 }
 
 function storageKind(url: string): string {

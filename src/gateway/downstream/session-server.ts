@@ -15,6 +15,7 @@ import type { Upstream } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
 import { toProtocolError } from './errors.ts';
 import type { HeldCallRegistry } from './held-calls.ts';
+import { assertPermitted } from './permissions.ts';
 import { DownstreamSession } from './session.ts';
 import type { SessionRegistry } from './session-registry.ts';
 import { callToolStateless, type HeldToolState } from './stateless-tool-call.ts';
@@ -101,6 +102,7 @@ export function createSessionServer(
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
+    assertPermitted(ctx, 'mcp.tools.execute');
     // Tasks: a stateless client that declared the Tasks extension may be answered with a task.
     if (servesTasks && wantsTask(services, ctx)) return callToolAsTask(services, view, session, request, ctx);
     if (ctx.mcpReq.envelope) return callToolStateless(services, view, session, request, ctx);
