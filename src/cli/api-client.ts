@@ -9,9 +9,12 @@ const REQUEST_TIMEOUT_MS = 60_000;
  */
 export class ApiClient {
   readonly baseUrl: string;
+  readonly #token: string | undefined;
 
-  constructor(baseUrl: string) {
+  /** `token`: an API key or access token, sent as `Authorization: Bearer`. */
+  constructor(baseUrl: string, token?: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.#token = token;
   }
 
   get<T>(path: string): Promise<T> {
@@ -21,6 +24,10 @@ export class ApiClient {
   /** `timeout: false` waits as long as the server takes (tool calls have their own timeout there). */
   post<T>(path: string, body: unknown, { timeout = true }: { timeout?: boolean } = {}): Promise<T> {
     return this.#request<T>('POST', path, body, timeout);
+  }
+
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.#request<T>('PATCH', path, body);
   }
 
   delete(path: string): Promise<void> {
@@ -33,7 +40,10 @@ export class ApiClient {
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         ...(timeout ? { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) } : {}),
       });

@@ -1,10 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { isZiggieError } from '../core/errors.ts';
 import { ZIGGIE_VERSION } from '../version.ts';
+import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerServers } from './commands/servers.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTools } from './commands/tools.ts';
+import { registerUsers } from './commands/users.ts';
 
 /**
  * Builds the `ziggie` command tree. Commander prints help and version itself; its errors are
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerMcp(program);
   registerServers(program);
   registerTools(program);
+  registerUsers(program);
+  registerKeys(program);
   return program;
 }
 

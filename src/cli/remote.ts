@@ -8,6 +8,7 @@ export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:4000';
 export interface RemoteFlags {
   gateway?: string;
   url?: string;
+  token?: string;
   json?: boolean;
 }
 
@@ -18,11 +19,13 @@ export interface RemoteFlags {
 export function remoteOptions(command: Command, { urlAlias = true }: { urlAlias?: boolean } = {}): Command {
   command.option('-g, --gateway <url>', `the running Ziggie (default $ZIGGIE_URL or ${DEFAULT_GATEWAY_URL})`);
   if (urlAlias) command.option('--url <url>', 'same as --gateway');
-  return command.option('--json', 'machine-readable JSON output');
+  return command
+    .option('--token <key>', 'API key or access token (default $ZIGGIE_TOKEN; none needed in local mode)')
+    .option('--json', 'machine-readable JSON output');
 }
 
 /** The REST client for the Ziggie the flags (or `$ZIGGIE_URL`) name. */
-export function clientFor(flags: Pick<RemoteFlags, 'gateway' | 'url'>): ApiClient {
+export function clientFor(flags: Pick<RemoteFlags, 'gateway' | 'url' | 'token'>): ApiClient {
   const [flag, value] = flags.gateway
     ? ['--gateway', flags.gateway]
     : flags.url
@@ -42,5 +45,5 @@ export function clientFor(flags: Pick<RemoteFlags, 'gateway' | 'url'>): ApiClien
       `${flag}: expected the http:// URL of a running Ziggie, e.g. ${DEFAULT_GATEWAY_URL} (got "${value}")`,
     );
   }
-  return new ApiClient(value);
+  return new ApiClient(value, flags.token ?? (process.env.ZIGGIE_TOKEN || undefined));
 }

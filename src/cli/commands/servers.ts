@@ -51,7 +51,10 @@ export function registerServers(program: Command): void {
     { urlAlias: false },
   ).action(async (name: string, flags: AddFlags) => {
     const body = addBody(name, flags);
-    const created = await clientFor({ gateway: flags.gateway }).post<ServerRow>('/api/mcp/servers', body);
+    const created = await clientFor({ gateway: flags.gateway, token: flags.token }).post<ServerRow>(
+      '/api/mcp/servers',
+      body,
+    );
     if (flags.json) return printJson(created);
     const reason = created.status.reason ? ` (${created.status.reason})` : '';
     process.stdout.write(`added ${created.name} (${created.transport}): ${created.status.state}${reason}\n`);
@@ -95,6 +98,7 @@ export function registerServers(program: Command): void {
 interface AddFlags {
   json?: boolean;
   gateway?: string;
+  token?: string;
   url?: string;
   command?: string;
   arg: string[];
