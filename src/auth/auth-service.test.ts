@@ -382,4 +382,29 @@ describe('rate limits', () => {
     // Another identity has its own bucket.
     expect(service.take(userIdentity({ id: 'w', role: 'viewer' }), 'rest').ok).toBe(true);
   });
+
+  it('are audited as RATE_LIMIT_EXCEEDED, and refusals as AUTH_DENIED', async () => {
+    const { ZiggieError } = await import('../core/errors.ts');
+    const viewer = userIdentity({ id: 'usr_limited', role: 'viewer' });
+    const error = auth.rateLimited(viewer, 'requests', { ok: false, retryAfterSeconds: 3 }, '10.1.2.3');
+    expect(error).toMatchObject({ code: 'RATE_LIMITED', status: 429, details: { retryAfterSeconds: 3 } });
+    auth.denied(undefined, new ZiggieError('AUTH_REQUIRED', 'no credentials'), 'GET /api/users', '10.1.2.4');
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        action: 'RATE_LIMIT_EXCEEDED',
+        actor: viewer.actor,
+        ip: '10.1.2.3',
+        outcome: 'denied',
+      }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        action: 'AUTH_DENIED',
+        actor: { type: 'system', id: 'anonymous' },
+        entityId: 'GET /api/users',
+        metadata: { code: 'AUTH_REQUIRED', reason: 'no credentials' },
+        ip: '10.1.2.4',
+      }),
+    );
+  });
 });
