@@ -1,6 +1,6 @@
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type AuthService, identityKey } from '../auth/index.ts';
+import { type AuthService, type Identity, identityKey } from '../auth/index.ts';
 import { ZiggieError } from '../core/errors.ts';
 import { sendAuthError } from './auth-hook.ts';
 
@@ -13,6 +13,18 @@ import { sendAuthError } from './auth-hook.ts';
 export function mcpAuthInfo(request: FastifyRequest): AuthInfo | undefined {
   const identity = request.identity;
   if (!identity) return undefined;
+  let info = AUTH_INFOS.get(identity);
+  if (!info) {
+    info = toAuthInfo(identity);
+    AUTH_INFOS.set(identity, info);
+  }
+  return info;
+}
+
+/** One per identity object: the local-mode identity is the same object for every request. */
+const AUTH_INFOS = new WeakMap<Identity, AuthInfo>();
+
+function toAuthInfo(identity: Identity): AuthInfo {
   return {
     token: '',
     clientId: identityKey(identity),

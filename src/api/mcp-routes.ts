@@ -75,8 +75,9 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
       return replyJsonRpcError(reply, 400, -32700, 'Parse error: the body is not valid JSON');
     if (gateToolCalls(request, reply, options.auth, body)) return;
     const owner = request.identity ? identityKey(request.identity) : 'anonymous';
-    // The SDK hands `req.auth` to every handler as `ctx.http.authInfo`.
-    (request.raw as { auth?: unknown }).auth = mcpAuthInfo(request);
+    // The SDK hands `req.auth` (sessions) or the `authInfo` option (stateless) to every handler as `ctx.http.authInfo`.
+    const authInfo = mcpAuthInfo(request);
+    (request.raw as { auth?: unknown }).auth = authInfo;
     const sessionId = request.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
       const entry = live.get(sessionId);
@@ -99,7 +100,6 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     if (request.method === 'POST' && !isInitializeRequest(body)) {
       const webRequest = await toWebRequest(request.raw, body);
       if (!(await isLegacyRequest(webRequest, body))) {
-        const authInfo = mcpAuthInfo(request);
         return reply.send(
           await gateway.stateless
             .handler(view)
