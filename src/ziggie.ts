@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { AuthService, isLoopbackHost, resolveAuthMode } from './auth/index.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { Gateway } from './gateway/gateway.ts';
@@ -28,6 +29,7 @@ export class Ziggie {
   readonly metrics = new Metrics();
   readonly store: Store;
   readonly gateway: Gateway;
+  readonly audit: AuditLog;
   #app: FastifyInstance | undefined;
   #auth: AuthService | undefined;
   #bootstrapToken: string | undefined;
@@ -38,6 +40,7 @@ export class Ziggie {
     this.config = config;
     this.logger = logger;
     this.store = store;
+    this.audit = new AuditLog(store, config.audit, logger.child({ room: 'audit' }));
     const g = config.gateway;
     this.gateway = new Gateway(
       {
@@ -75,10 +78,13 @@ export class Ziggie {
       const host = config.server.host;
       ziggie.#auth = await AuthService.create({
         store: store.auth,
+        // Denials and rate limits are batched: the request path never waits for the audit log.
+        audit: { record: (event) => ziggie.audit.enqueue(event) },
         // Unset mode: local on loopback; `listen` refuses a non-loopback host without `required`.
         settings: { ...config.auth, mode: config.auth.mode ?? (isLoopbackHost(host) ? 'local' : 'required') },
       });
       await ziggie.gateway.start(Object.values(config.mcpServers));
+      ziggie.audit.start();
     } catch (error) {
       await ziggie.stop();
       throw error;
@@ -106,6 +112,7 @@ export class Ziggie {
       gateway: this.gateway,
       store: this.store,
       auth: this.auth,
+      audit: this.audit,
       metrics: this.metrics,
       logger: this.logger,
       allowedHosts: this.config.server.allowedHosts,
@@ -126,6 +133,7 @@ export class Ziggie {
   async stop(): Promise<void> {
     await this.#app?.close();
     await this.gateway.stop();
+    await this.audit.stop();
     await this.store.close();
   }
 }

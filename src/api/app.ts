@@ -1,9 +1,11 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthService } from '../auth/index.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { auditRoutes } from './audit-routes.ts';
 import { registerAuthHook } from './auth-hook.ts';
 import { authRoutes } from './auth-routes.ts';
 import { registerErrorHandler } from './error-handler.ts';
@@ -16,6 +18,7 @@ export interface AppOptions {
   gateway: Gateway;
   store: Store;
   auth: AuthService;
+  audit: AuditLog;
   metrics: Metrics;
   logger: Logger;
   allowedHosts: readonly string[];
@@ -40,6 +43,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, options);
   await app.register(mcpFacadeRoutes, options);
   await app.register(authRoutes, { auth: options.auth });
+  await app.register(auditRoutes, { audit: options.audit });
   await app.register(mcpRoutes, {
     gateway: options.gateway,
     auth: options.auth,

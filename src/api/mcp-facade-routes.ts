@@ -5,6 +5,7 @@ import { NO_CLIENT_INPUT } from '../gateway/downstream/session-registry.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import { healthWord, overallHealth } from '../gateway/health.ts';
 import { invokeTool } from '../gateway/invoke-tool.ts';
+import { actorOf } from './route-access.ts';
 import { normalizeServerEntry } from './server-input.ts';
 
 /**
@@ -37,6 +38,7 @@ export async function mcpFacadeRoutes(
     const view = gateway.aggregateView();
     // A REST caller cannot answer sampling/elicitation/roots: the upstream is told so at once.
     const result = await invokeTool(gateway, view, body.tool, body.arguments, {
+      caller: { actor: actorOf(request), ip: request.ip },
       track: (server) => {
         const call = gateway.sessions.beginCall({ view }, server, NO_CLIENT_INPUT);
         return () => gateway.sessions.endCall(call);
@@ -63,12 +65,12 @@ export async function mcpFacadeRoutes(
 
   app.post('/api/mcp/servers', { config: { access: 'mcp.admin' } }, async (request, reply) => {
     const spec = normalizeServerEntry(request.body);
-    const entry = await gateway.addServer(spec);
+    const entry = await gateway.addServer(spec, actorOf(request));
     return reply.code(201).send({ ...publicSpec(entry.spec), source: entry.source, status: entry.status });
   });
 
   app.delete('/api/mcp/servers/:name', { config: { access: 'mcp.admin' } }, async (request, reply) => {
-    await gateway.removeServer((request.params as { name: string }).name);
+    await gateway.removeServer((request.params as { name: string }).name, actorOf(request));
     return reply.code(204).send();
   });
 
@@ -84,7 +86,7 @@ export async function mcpFacadeRoutes(
     const target = body.server
       ? { server: body.server, tool: body.tool }
       : resolveExposed(gateway, body.tool);
-    await gateway.approveTool(target.server, target.tool);
+    await gateway.approveTool(target.server, target.tool, actorOf(request));
     return { approved: target };
   });
 }

@@ -34,6 +34,36 @@ export class ApiClient {
     return this.#request<void>('DELETE', path);
   }
 
+  /**
+   * A GET whose body is handed over as it arrives (exports of any size), without a timeout. A
+   * failure answer is thrown like `get` throws it.
+   */
+  async download(path: string): Promise<ReadableStream<Uint8Array>> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+      });
+    } catch (error) {
+      throw this.#unreachable(error);
+    }
+    if (response.ok && response.body) return response.body;
+    // Not OK: the body is a small JSON error, read like any other answer.
+    const text = await response.text().catch(() => '');
+    let payload: unknown;
+    try {
+      payload = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw this.#notZiggie('GET', path, response.status, 'a body that is not JSON');
+    }
+    const error = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    if (typeof error?.code !== 'string') throw this.#notZiggie('GET', path, response.status, 'no error code');
+    throw new ZiggieError(
+      error.code as ZiggieError['code'],
+      typeof error.message === 'string' ? error.message : `HTTP ${response.status}`,
+    );
+  }
+
   async #request<T>(method: string, path: string, body?: unknown, timeout = true): Promise<T> {
     let response: Response;
     let text: string;

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isZiggieError } from '../core/errors.ts';
 import { ZIGGIE_VERSION } from '../version.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerServers } from './commands/servers.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerTools(program);
   registerUsers(program);
   registerKeys(program);
+  registerAudit(program);
   return program;
 }
 

@@ -254,7 +254,10 @@ describe('loadConfig: unknown keys and wrong types', () => {
       'mcpServers:\n  a:\n    command: x\n    argv: []',
       'mcpServers.a.argv: unknown key (did you mean "args"?)',
     ],
-    ['tracing: {}', 'tracing: unknown key (allowed: mcpServers, gateway, server, storage, logging, auth)'],
+    [
+      'tracing: {}',
+      'tracing: unknown key (allowed: mcpServers, gateway, server, storage, logging, auth, audit)',
+    ],
   ])('%j', async (yaml, expected) => {
     expect(await problem(yaml)).toBe(expected);
   });

@@ -96,6 +96,11 @@ const StorageSchema = z.strictObject({
   dataDir: z.string().min(1).default('.ziggie'),
 });
 
+const AuditSchema = z.strictObject({
+  /** Entries older than this many days are pruned (hourly); 0 keeps them all. */
+  retentionDays: fromText(int().nonnegative()).default(0),
+});
+
 const LoggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -166,5 +171,6 @@ export const ConfigFileSchema = z.strictObject({
   storage: section(StorageSchema),
   logging: section(LoggingSchema),
   auth: section(AuthSchema),
+  audit: section(AuditSchema),
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;

@@ -171,6 +171,11 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INVALID_REQUEST,
     summary: 'The identity used up its request or tool-call rate; Retry-After says when to try again.',
   },
+  AUDIT_CHAIN_BROKEN: {
+    status: 409,
+    jsonRpc: JSONRPC.INTERNAL_ERROR,
+    summary: 'The audit log hash chain does not verify; the message names the first broken entry.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -118,8 +118,9 @@ export class Catalog {
   }
 
   /** Accepts a changed tool's current definition. */
-  async approve(server: string, tool: string): Promise<boolean> {
-    const approved = await this.#pins.approve(server, tool);
+  /** `pins`: the repository to write through (a transaction's, to audit the approval with it). */
+  async approve(server: string, tool: string, pins: ToolPinRepo = this.#pins): Promise<boolean> {
+    const approved = await pins.approve(server, tool);
     const entry = this.#listings.get(server)?.tools.find((t) => t.tool.name === tool);
     if (approved && entry?.changed) {
       entry.changed = false;

@@ -5,6 +5,8 @@ import {
   type RequestStateCodec,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { type Actor, SYSTEM_ACTOR } from '../core/access.ts';
+import type { AuditAction, NewAuditEntry } from '../core/audit.ts';
 import { ZiggieError } from '../core/errors.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
 import type { Store, ToolStats } from '../store/types.ts';
@@ -82,7 +84,7 @@ export class Gateway implements SessionServices {
     this.serverInfo = options.serverInfo;
     const logger = deps.logger.child({ room: 'gateway' });
     this.sessions = new SessionRegistry((name) => this.upstream(name), logger);
-    this.recorder = new CallRecorder(deps.metrics, deps.store.callLog, logger);
+    this.recorder = new CallRecorder(deps.metrics, deps.store, logger);
     this.catalog = new Catalog(
       deps.store.toolPins,
       options.pinning,
@@ -150,21 +152,24 @@ export class Gateway implements SessionServices {
     }));
   }
 
-  /** Adds a server at run time and stores it, so it is there after a restart. */
-  async addServer(spec: UpstreamSpec): Promise<ServerEntry> {
+  /** Adds a server at run time and stores it, so it is there after a restart (audited as `actor`'s). */
+  async addServer(spec: UpstreamSpec, actor: Actor = SYSTEM_ACTOR): Promise<ServerEntry> {
     if (this.#upstreams.has(spec.name)) {
       throw new ZiggieError('CONFLICT', `a server named "${spec.name}" already exists`, {
         server: spec.name,
       });
     }
-    await this.#deps.store.servers.upsert(spec);
+    await this.#deps.store.transaction(async (tx) => {
+      await tx.servers.upsert(spec);
+      await tx.audit.append([serverAudit('SERVER_ADDED', spec, actor)]);
+    });
     const upstream = this.#add(spec, 'runtime');
     await this.#startIfEager(upstream).catch(() => {});
     return { spec, source: 'runtime', status: upstream.status() };
   }
 
   /** Removes a server added at run time (config servers are removed by editing the config). */
-  async removeServer(name: string): Promise<void> {
+  async removeServer(name: string, actor: Actor = SYSTEM_ACTOR): Promise<void> {
     const entry = this.#upstreams.get(name);
     if (!entry) throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${name}"`, { server: name });
     if (entry.source === 'config') {
@@ -172,7 +177,10 @@ export class Gateway implements SessionServices {
         server: name,
       });
     }
-    await this.#deps.store.servers.remove(name);
+    await this.#deps.store.transaction(async (tx) => {
+      await tx.servers.remove(name);
+      await tx.audit.append([serverAudit('SERVER_REMOVED', entry.upstream.spec, actor)]);
+    });
     this.#upstreams.delete(name);
     await entry.upstream.stop();
     this.#deps.metrics.upstreamState.remove({ server_name: name });
@@ -263,10 +271,23 @@ export class Gateway implements SessionServices {
   }
 
   /** Accepts the current definition of a changed tool (strict pinning shows it again). */
-  async approveTool(server: string, tool: string): Promise<void> {
+  async approveTool(server: string, tool: string, actor: Actor = SYSTEM_ACTOR): Promise<void> {
     if (!this.#upstreams.has(server))
       throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${server}"`);
-    if (!(await this.catalog.approve(server, tool))) {
+    const approved = await this.#deps.store.transaction(async (tx) => {
+      if (!(await this.catalog.approve(server, tool, tx.toolPins))) return false;
+      await tx.audit.append([
+        {
+          actor,
+          action: 'TOOL_APPROVED',
+          entityType: 'tool',
+          entityId: `${server}/${tool}`,
+          metadata: { server, tool },
+        },
+      ]);
+      return true;
+    });
+    if (!approved) {
       throw new ZiggieError('TOOL_NOT_FOUND', `server "${server}" has no pinned tool "${tool}"`, {
         server,
         tool,
@@ -336,4 +357,15 @@ export class Gateway implements SessionServices {
     }
     this.sessions.forwardNotification(server, method, params);
   }
+}
+
+/** The audit entry of a run-time server change; never its env or headers (they hold secrets). */
+function serverAudit(action: AuditAction, spec: UpstreamSpec, actor: Actor): NewAuditEntry {
+  return {
+    actor,
+    action,
+    entityType: 'server',
+    entityId: spec.name,
+    metadata: { transport: spec.transport },
+  };
 }

@@ -5,6 +5,7 @@ import {
   type Progress,
 } from '@modelcontextprotocol/client';
 import { ZiggieError } from '../core/errors.ts';
+import type { CallContext } from './call-recorder.ts';
 import type { SessionServices } from './downstream/session-server.ts';
 import type { CatalogView } from './view.ts';
 
@@ -16,6 +17,8 @@ export interface InvokeOptions {
    */
   logLevel?: LoggingLevel;
   onprogress?: (progress: Progress) => void;
+  /** Who is calling, for the audit log's TOOL_CALLED entry. */
+  caller?: CallContext;
   /** Called once the target is known and before the upstream is called; the return runs after. */
   track?: (server: string) => () => void;
 }
@@ -69,6 +72,12 @@ export async function invokeTool(
     return result;
   } finally {
     untrack?.();
-    services.recorder.record(target.server, target.entry.tool.name, status, performance.now() - started);
+    services.recorder.record(
+      target.server,
+      target.entry.tool.name,
+      status,
+      performance.now() - started,
+      options.caller,
+    );
   }
 }

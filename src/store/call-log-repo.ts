@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { StoreDb } from './schema.ts';
+import { inTransaction } from './sql-transaction.ts';
 import type { CallLogEntry, CallLogRepo, ToolStats } from './types.ts';
 
 /**
@@ -26,7 +27,7 @@ export class SqlCallLogRepo implements CallLogRepo {
       at: entry.at.getTime(),
     }));
     // One transaction for the whole batch: one commit (one fsync on SQLite), all or nothing.
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
         await trx
           .insertInto('tool_calls')

@@ -92,6 +92,8 @@ describe('openStore on PostgreSQL', () => {
         [schema],
       );
       expect(tables.rows.map((row) => row.table_name)).toEqual([
+        'audit_head',
+        'audit_log',
         'auth_api_keys',
         'auth_secrets',
         'auth_sessions',

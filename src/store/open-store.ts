@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { ZiggieError } from '../core/errors.ts';
+import { SqlAuditRepo } from './audit-repo.ts';
 import { createAuthStore } from './auth-store.ts';
 import { SqlCallLogRepo } from './call-log-repo.ts';
 import { SqlMcpTaskRepo } from './mcp-task-repo.ts';
@@ -19,7 +20,7 @@ import { SqlServerRepo } from './server-repo.ts';
 import { ZiggieSqliteDialect } from './sqlite-dialect.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 import { SqlToolPinRepo } from './tool-pin-repo.ts';
-import type { Store, StoreDialect } from './types.ts';
+import type { Store, StoreDialect, StoreRepos } from './types.ts';
 
 /** Where the store lives; mirrors the `storage` block of ziggie.yaml. */
 export interface OpenStoreOptions {
@@ -114,6 +115,19 @@ async function openPostgres(target: PostgresTarget, logger: StoreLogger): Promis
   return createStore(db, 'postgres', logger, (error) => unreachable(target, error));
 }
 
+/** Every repository over `db`: the store itself or one of its transactions. */
+function createRepos(db: StoreDb, dialect: StoreDialect, logger: StoreLogger): StoreRepos {
+  return {
+    dialect,
+    servers: new SqlServerRepo(db, logger),
+    toolPins: new SqlToolPinRepo(db),
+    callLog: new SqlCallLogRepo(db),
+    mcpTasks: new SqlMcpTaskRepo(db),
+    auth: createAuthStore(db),
+    audit: new SqlAuditRepo(db, dialect),
+  };
+}
+
 function createStore(
   db: StoreDb,
   dialect: StoreDialect,
@@ -122,12 +136,8 @@ function createStore(
 ): Store {
   let closed: Promise<void> | undefined;
   return {
-    dialect,
-    servers: new SqlServerRepo(db, logger),
-    toolPins: new SqlToolPinRepo(db),
-    callLog: new SqlCallLogRepo(db),
-    mcpTasks: new SqlMcpTaskRepo(db),
-    auth: createAuthStore(db),
+    ...createRepos(db, dialect, logger),
+    transaction: (fn) => db.transaction().execute((trx) => fn(createRepos(trx, dialect, logger))),
     async ping() {
       try {
         await sql`select 1`.execute(db);

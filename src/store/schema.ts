@@ -58,6 +58,8 @@ export interface Database extends AuthTables {
   tool_pins: ToolPinsTable;
   tool_calls: ToolCallsTable;
   mcp_tasks: McpTasksTable;
+  audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
 }
 
 /** The Kysely instance the repositories share. */
@@ -74,3 +76,32 @@ export const processWarningLogger: StoreLogger = {
     process.emitWarning(`${message} ${JSON.stringify(details)}`, { code: 'ZIGGIE_STORE' });
   },
 };
+
+/** The hash-chained audit log (see audit-repo.ts); `id` is the position in the chain. */
+export interface AuditLogTable {
+  id: number;
+  at: number;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  entity_type: string;
+  entity_id: string | null;
+  metadata_json: string;
+  ip: string | null;
+  duration_ms: number | null;
+  outcome: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/**
+ * One row (`id` = 1): the last entry appended and where verification starts. Appends lock this row,
+ * which serializes them across processes and nodes.
+ */
+export interface AuditHeadTable {
+  id: number;
+  last_id: number;
+  last_hash: string;
+  anchor_id: number;
+  anchor_hash: string;
+}

@@ -1,5 +1,6 @@
 import { type Selectable, sql } from 'kysely';
 import type { StoreDb, ToolPinsTable } from './schema.ts';
+import { inTransaction } from './sql-transaction.ts';
 import type { ToolPin, ToolPinRepo } from './types.ts';
 
 /**
@@ -32,7 +33,7 @@ export class SqlToolPinRepo implements ToolPinRepo {
 
   async observe(server: string, tool: string, hash: string, definition: string): Promise<ToolPin> {
     const now = Date.now();
-    return this.#db.transaction().execute(async (trx) => {
+    return inTransaction(this.#db, async (trx) => {
       // Insert-or-nothing first: race-free on PostgreSQL (a concurrent insert of the same key waits).
       const inserted = await trx
         .insertInto('tool_pins')

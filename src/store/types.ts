@@ -1,5 +1,7 @@
+import type { AuditEntry, ChainAnchor, ChainHead, NewAuditEntry } from '../core/audit.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
 import type { AuthStore } from './auth-types.ts';
+import type { Page } from './cursor.ts';
 
 /**
  * The storage port the gateway uses. `open-store.ts` returns one of these over SQLite (node:sqlite)
@@ -144,7 +146,45 @@ export interface McpTaskRepo {
   deleteExpired(now: Date): Promise<number>;
 }
 
-export interface Store {
+/** Which audit entries a listing, an export or a scan covers; every given field must match. */
+export interface AuditFilter {
+  actorType?: string;
+  actorId?: string;
+  /** Any of these actions. */
+  actions?: readonly string[];
+  entityType?: string;
+  entityId?: string;
+  outcome?: string;
+  /** At or after. */
+  since?: Date;
+  /** Before. */
+  until?: Date;
+}
+
+/** The hash-chained audit log (see audit-repo.ts). */
+export interface AuditRepo {
+  /**
+   * Chains the entries after the last one and stores them, in the caller's transaction when used
+   * through `store.transaction` (so they commit with the change they record). Returns them as stored.
+   */
+  append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]>;
+  /** Newest first, keyset-paginated. */
+  list(filter: AuditFilter, page: { limit: number; cursor?: string | null }): Promise<Page<AuditEntry>>;
+  /** Oldest first: up to `limit` entries with an id above `afterId` (exports and verification page with it). */
+  scan(filter: AuditFilter, afterId: number, limit: number): Promise<AuditEntry[]>;
+  /** The head (last entry appended) and the anchor (first entry kept). */
+  chainState(): Promise<{ head: ChainHead; anchor: ChainAnchor }>;
+  /** The id of the first entry (by id) whose time is at or after `time`. */
+  firstIdAtOrAfter(time: Date): Promise<number | undefined>;
+  /**
+   * Deletes the entries below `cutId` and makes `cutId` the anchor, pointing back to `anchorHash`.
+   * Does nothing (undefined) when the anchor is no longer `expectedAnchorId` (pruned meanwhile).
+   */
+  prune(expectedAnchorId: number, cutId: number, anchorHash: string): Promise<number | undefined>;
+}
+
+/** The repositories, bound either to the store or to one transaction (`store.transaction`). */
+export interface StoreRepos {
   readonly dialect: StoreDialect;
   readonly servers: ServerRepo;
   readonly toolPins: ToolPinRepo;
@@ -152,6 +192,19 @@ export interface Store {
   readonly mcpTasks: McpTaskRepo;
   /** Users, API keys, sessions and generated secrets (auth/). */
   readonly auth: AuthStore;
+  readonly audit: AuditRepo;
+}
+
+/** The repositories inside one transaction: everything they do commits or rolls back together. */
+export type StoreTx = StoreRepos;
+
+export interface Store extends StoreRepos {
+  /**
+   * Runs `fn` in one database transaction, with repositories bound to it: a change and the audit
+   * entry that records it commit together or not at all. Rejects (after rolling back) when `fn` does.
+   * Use only the `tx` repositories inside `fn`: on SQLite the store's own wait for the transaction.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Cheap round trip for `/readyz`; rejects when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;

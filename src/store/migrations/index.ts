@@ -4,6 +4,7 @@ import { ZiggieError } from '../../core/errors.ts';
 import type { StoreDialect } from '../types.ts';
 import { gatewayMigration } from './0001-gateway.ts';
 import { mcpTasksMigration } from './0002-mcp-tasks.ts';
+import { auditMigration } from './0003-audit.ts';
 import { authMigration } from './0005-auth.ts';
 import type { StoreMigration } from './types.ts';
 
@@ -14,6 +15,7 @@ import type { StoreMigration } from './types.ts';
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreMigration]> = [
   ['0001-gateway', gatewayMigration],
   ['0002-mcp-tasks', mcpTasksMigration],
+  ['0003-audit', auditMigration],
   ['0005-auth', authMigration],
 ];
 
@@ -43,6 +45,9 @@ export async function migrateToLatest(
   const migrator = new Migrator({
     db,
     provider: migrationProvider(dialect),
+    // Numbers were reserved per area (0003-0004 audit and registry, 0005+ auth) and landed out of
+    // order; the migrations touch separate tables, so a database may run them in either order.
+    allowUnorderedMigrations: true,
     ...(tableSchema === undefined ? {} : { migrationTableSchema: tableSchema }),
   });
   const { error, results } = await migrator.migrateToLatest();

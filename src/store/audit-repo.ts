@@ -1,0 +1,201 @@
+import type { Selectable, SelectQueryBuilder } from 'kysely';
+import {
+  type AuditEntry,
+  auditEntryHash,
+  type ChainAnchor,
+  type ChainHead,
+  type NewAuditEntry,
+  normalizeDuration,
+} from '../core/audit.ts';
+import { decodeNumericCursor, encodeCursor, type Page } from './cursor.ts';
+import type { AuditLogTable, Database, StoreDb } from './schema.ts';
+import { inTransaction } from './sql-transaction.ts';
+import type { AuditFilter, AuditRepo, StoreDialect } from './types.ts';
+
+/** 13 columns: 500 rows stay far below both databases' bound-parameter limits. */
+const ROWS_PER_INSERT = 500;
+const CURSOR_KIND = 'audit';
+
+/**
+ * The audit log. Appends lock the single head row (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's
+ * `BEGIN IMMEDIATE` already holds the write lock), read the last id and hash, chain the new entries
+ * after them and move the head, all in the caller's transaction: an entry commits or rolls back with
+ * the change it records, and two nodes on one database never fork the chain.
+ */
+export class SqlAuditRepo implements AuditRepo {
+  readonly #db: StoreDb;
+  readonly #dialect: StoreDialect;
+
+  constructor(db: StoreDb, dialect: StoreDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
+    if (entries.length === 0) return Promise.resolve([]);
+    return inTransaction(this.#db, async (trx) => {
+      const head = await this.#lockHead(trx);
+      let id = Number(head.last_id);
+      let prevHash = head.last_hash;
+      const now = Date.now();
+      const written = entries.map((entry): AuditEntry => {
+        id++;
+        const hashed = {
+          id,
+          time: new Date(entry.time?.getTime() ?? now),
+          actor: { type: entry.actor.type, id: entry.actor.id },
+          action: entry.action,
+          entityType: entry.entityType,
+          entityId: entry.entityId ?? null,
+          metadataJson: JSON.stringify(entry.metadata ?? {}),
+          ip: entry.ip ?? null,
+          durationMs: normalizeDuration(entry.durationMs),
+          outcome: entry.outcome ?? 'success',
+          prevHash,
+        };
+        prevHash = auditEntryHash(hashed);
+        return { ...hashed, hash: prevHash };
+      });
+      const rows = written.map(toRow);
+      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+        await trx
+          .insertInto('audit_log')
+          .values(rows.slice(start, start + ROWS_PER_INSERT))
+          .execute();
+      }
+      await trx
+        .updateTable('audit_head')
+        .set({ last_id: id, last_hash: prevHash })
+        .where('id', '=', 1)
+        .execute();
+      return written;
+    });
+  }
+
+  async list(
+    filter: AuditFilter,
+    page: { limit: number; cursor?: string | null },
+  ): Promise<Page<AuditEntry>> {
+    let query = applyFilter(this.#db.selectFrom('audit_log').selectAll(), filter);
+    if (page.cursor) query = query.where('id', '<', decodeNumericCursor(CURSOR_KIND, page.cursor));
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(page.limit + 1)
+      .execute();
+    const items = rows.slice(0, page.limit).map(toEntry);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor: rows.length > page.limit && last ? encodeCursor(CURSOR_KIND, last.id) : null,
+    };
+  }
+
+  async scan(filter: AuditFilter, afterId: number, limit: number): Promise<AuditEntry[]> {
+    const rows = await applyFilter(this.#db.selectFrom('audit_log').selectAll(), filter)
+      .where('id', '>', afterId)
+      .orderBy('id', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map(toEntry);
+  }
+
+  async chainState(): Promise<{ head: ChainHead; anchor: ChainAnchor }> {
+    const head = await this.#db
+      .selectFrom('audit_head')
+      .selectAll()
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return toChainState(head);
+  }
+
+  async firstIdAtOrAfter(time: Date): Promise<number | undefined> {
+    // By id, not by time: the walk stops at the first match, after about as many rows as will be pruned.
+    const row = await this.#db
+      .selectFrom('audit_log')
+      .select('id')
+      .where('at', '>=', time.getTime())
+      .orderBy('id', 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.id);
+  }
+
+  prune(expectedAnchorId: number, cutId: number, anchorHash: string): Promise<number | undefined> {
+    return inTransaction(this.#db, async (trx) => {
+      const head = await this.#lockHead(trx);
+      // Another node pruned since the caller verified the segment: leave it to the next run.
+      if (Number(head.anchor_id) !== expectedAnchorId || cutId <= expectedAnchorId) return undefined;
+      const result = await trx.deleteFrom('audit_log').where('id', '<', cutId).executeTakeFirst();
+      await trx
+        .updateTable('audit_head')
+        .set({ anchor_id: cutId, anchor_hash: anchorHash })
+        .where('id', '=', 1)
+        .execute();
+      return Number(result.numDeletedRows);
+    });
+  }
+
+  async #lockHead(trx: StoreDb): Promise<Selectable<Database['audit_head']>> {
+    let query = trx.selectFrom('audit_head').selectAll().where('id', '=', 1);
+    if (this.#dialect === 'postgres') query = query.forUpdate();
+    return query.executeTakeFirstOrThrow();
+  }
+}
+
+function applyFilter<O>(
+  query: SelectQueryBuilder<Database, 'audit_log', O>,
+  filter: AuditFilter,
+): SelectQueryBuilder<Database, 'audit_log', O> {
+  let q = query;
+  if (filter.actorType !== undefined) q = q.where('actor_type', '=', filter.actorType);
+  if (filter.actorId !== undefined) q = q.where('actor_id', '=', filter.actorId);
+  if (filter.actions !== undefined && filter.actions.length > 0) q = q.where('action', 'in', filter.actions);
+  if (filter.entityType !== undefined) q = q.where('entity_type', '=', filter.entityType);
+  if (filter.entityId !== undefined) q = q.where('entity_id', '=', filter.entityId);
+  if (filter.outcome !== undefined) q = q.where('outcome', '=', filter.outcome);
+  if (filter.since !== undefined) q = q.where('at', '>=', filter.since.getTime());
+  if (filter.until !== undefined) q = q.where('at', '<', filter.until.getTime());
+  return q;
+}
+
+function toRow(entry: AuditEntry): AuditLogTable {
+  return {
+    id: entry.id,
+    at: entry.time.getTime(),
+    actor_type: entry.actor.type,
+    actor_id: entry.actor.id,
+    action: entry.action,
+    entity_type: entry.entityType,
+    entity_id: entry.entityId,
+    metadata_json: entry.metadataJson,
+    ip: entry.ip,
+    duration_ms: entry.durationMs,
+    outcome: entry.outcome,
+    prev_hash: entry.prevHash,
+    hash: entry.hash,
+  };
+}
+
+function toEntry(row: Selectable<AuditLogTable>): AuditEntry {
+  return {
+    id: Number(row.id),
+    time: new Date(Number(row.at)),
+    actor: { type: row.actor_type as AuditEntry['actor']['type'], id: row.actor_id },
+    action: row.action,
+    entityType: row.entity_type,
+    entityId: row.entity_id,
+    metadataJson: row.metadata_json,
+    ip: row.ip,
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    outcome: row.outcome,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function toChainState(row: Selectable<Database['audit_head']>): { head: ChainHead; anchor: ChainAnchor } {
+  return {
+    head: { lastId: Number(row.last_id), lastHash: row.last_hash },
+    anchor: { firstId: Number(row.anchor_id), prevHash: row.anchor_hash },
+  };
+}
