@@ -95,9 +95,10 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
       await entry.transport.handleRequest(request.raw, reply.raw, body);
       return;
     }
-    // No session and not an initialize: a 2026-07-28 stateless request (its `_meta` envelope says
-    // so), answered by the SDK's per-request handler with the same gateway handlers.
-    if (request.method === 'POST' && !isInitializeRequest(body)) {
+    // No session: a 2026-07-28 stateless request when its `_meta` envelope says so (an `initialize`
+    // carrying one too: 2026-07-28 removed it, the per-request handler answers 404 / -32601),
+    // answered by the SDK's per-request handler with the same gateway handlers.
+    if (request.method === 'POST') {
       const webRequest = await toWebRequest(request.raw, body);
       if (!(await isLegacyRequest(webRequest, body))) {
         return reply.send(

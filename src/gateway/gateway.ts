@@ -105,8 +105,8 @@ export class Gateway implements SessionServices {
     this.stateless = new StatelessEndpoints(this, logger, options.maxBodyBytes);
     this.tasks = options.tasks && new TaskService(deps.store.mcpTasks, options.tasks, logger);
     this.#hooks = {
-      onClientRequest: (server, method, params, signal) =>
-        this.sessions.forwardClientRequest(server, method, params, signal),
+      onClientRequest: (server, method, params, signal, name) =>
+        this.sessions.forwardClientRequest(server, method, params, signal, name),
       onNotification: (server, method, params) => this.#onUpstreamNotification(server, method, params),
       onStateChange: (status) => this.#onStateChange(status),
     };

@@ -1,5 +1,7 @@
 import {
   type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
   type Progress,
@@ -16,6 +18,12 @@ export interface InvokeOptions {
    * per request in `_meta`, so it is passed along with the call.
    */
   logLevel?: LoggingLevel;
+  /**
+   * What the calling client can be asked for. A 2026-07-28 upstream reads the client's
+   * capabilities per request, so it is told those of the caller (of what Ziggie relays: sampling,
+   * elicitation, roots) instead of Ziggie's own, and does not ask for what the caller cannot give.
+   */
+  clientCapabilities?: ClientCapabilities;
   onprogress?: (progress: Progress) => void;
   /** Who is calling, for the audit log's TOOL_CALLED entry. */
   caller?: CallContext;
@@ -50,14 +58,14 @@ export async function invokeTool(
   const started = performance.now();
   let status: 'ok' | 'error' | 'failed' = 'failed';
   try {
-    const perRequestLevel = options.logLevel && upstream.status().era === '2026';
+    const meta = upstream.status().era === '2026' ? perRequestMeta(options) : undefined;
     const result = (await upstream.call(
       (client, signal) =>
         client.callTool(
           {
             name: target.entry.tool.name,
             ...(args ? { arguments: args } : {}),
-            ...(perRequestLevel ? { _meta: { [LOG_LEVEL_META_KEY]: options.logLevel } } : {}),
+            ...(meta ? { _meta: meta } : {}),
           },
           {
             signal,
@@ -80,4 +88,19 @@ export async function invokeTool(
       options.caller,
     );
   }
+}
+
+/** The caller's part of a 2026 upstream request's `_meta` envelope (the SDK fills in the rest). */
+function perRequestMeta(options: InvokeOptions): Record<string, unknown> | undefined {
+  const meta: Record<string, unknown> = {};
+  if (options.logLevel) meta[LOG_LEVEL_META_KEY] = options.logLevel;
+  const caps = options.clientCapabilities;
+  if (caps) {
+    meta[CLIENT_CAPABILITIES_META_KEY] = {
+      ...(caps.sampling ? { sampling: caps.sampling } : {}),
+      ...(caps.elicitation ? { elicitation: caps.elicitation } : {}),
+      ...(caps.roots ? { roots: caps.roots } : {}),
+    };
+  }
+  return Object.keys(meta).length > 0 ? meta : undefined;
 }

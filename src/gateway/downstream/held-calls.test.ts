@@ -26,6 +26,36 @@ describe('HeldCallRegistry', () => {
     expect(registry.size).toBe(0);
   });
 
+  it('puts requests the upstream sends together in one round, under the names it gave them', async () => {
+    const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 4 });
+    const call = registry.start<unknown[]>('me', (held, signal) =>
+      Promise.all([
+        held.ask('elicitation/create', { message: 'name?' }, signal, 'user_name'),
+        // A 2025 upstream's concurrent requests come one message at a time, and name nothing.
+        new Promise((resolve) => setTimeout(resolve, 1)).then(() =>
+          held.ask('roots/list', undefined, signal),
+        ),
+        // A name already in use in the round is not reused.
+        held.ask('sampling/createMessage', {}, signal, 'user_name'),
+      ]),
+    );
+    const round = await call.next(never);
+    expect(round).toEqual({
+      done: false,
+      requests: {
+        user_name: { method: 'elicitation/create', params: { message: 'name?' } },
+        'sampling-1': { method: 'sampling/createMessage', params: {} },
+        'roots-2': { method: 'roots/list' },
+      },
+    });
+    call.answer(1, {
+      user_name: { action: 'accept' },
+      'sampling-1': { role: 'assistant' },
+      'roots-2': { roots: [] },
+    });
+    expect(await call.next(never)).toMatchObject({ done: true });
+  });
+
   it('refuses answers to questions never asked, and missing answers', async () => {
     const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 4 });
     const call = registry.start('me', (held, signal) => held.ask('sampling/createMessage', {}, signal));

@@ -45,6 +45,13 @@ export interface HeldCallLimits {
 
 const INVALID_STATE = 'Invalid or expired requestState';
 
+/**
+ * How long a round waits, once the upstream asked for something, for the other requests it sends
+ * at the same time: a 2025 upstream's concurrent requests arrive one message at a time, and the
+ * client should get them in one `input_required`, as a 2026 upstream would have put them.
+ */
+const GATHER_MS = 5;
+
 function invalidState(reason: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidParams, INVALID_STATE, { reason });
 }
@@ -61,6 +68,8 @@ export class HeldCall<T> {
   readonly #controller = new AbortController();
   readonly #pending = new Map<string, PendingInput>();
   readonly #settled: Promise<{ ok: true; value: T } | { ok: false; error: unknown }>;
+  /** The upstream call's outcome once it settled. */
+  #outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
   #wake: (() => void) | undefined;
   #nextKey = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -71,16 +80,25 @@ export class HeldCall<T> {
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    void this.#settled.then(() => this.#wake?.());
+    void this.#settled.then((outcome) => {
+      this.#outcome = outcome;
+      this.#wake?.();
+    });
   }
 
-  /** The upstream asks the client for something: resolves with the client's answer on a later round. */
+  /**
+   * The upstream asks the client for something: resolves with the client's answer on a later round.
+   * `name` is the key a 2026 upstream gave the request in its own `input_required`; the client sees
+   * that key when it is free, a key Ziggie makes up otherwise (2025 upstreams name nothing).
+   */
   ask(
     method: UpstreamClientRequestMethod,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    name?: string,
   ): Promise<Record<string, unknown>> {
-    const key = `${method.split('/')[0]}-${++this.#nextKey}`;
+    let key = name && !this.#pending.has(name) ? name : undefined;
+    while (key === undefined || this.#pending.has(key)) key = `${method.split('/')[0]}-${++this.#nextKey}`;
     return new Promise((resolve, reject) => {
       const settle = () => {
         this.#pending.delete(key);
@@ -148,10 +166,10 @@ export class HeldCall<T> {
           this.#settled,
           fresh.length > 0 ? Promise.resolve(null) : woken.then(() => null),
         ]);
-        if (done) {
-          if (done.ok) return { done: true, result: done.value };
-          throw done.error;
-        }
+        if (done) return HeldCall.#finished(done);
+        await Promise.race([this.#settled, new Promise((resolve) => setTimeout(resolve, GATHER_MS))]);
+        // The call may have ended meanwhile (say, the upstream gave up when a request was refused).
+        if (this.#outcome) return HeldCall.#finished(this.#outcome);
         const now = [...this.#pending].filter(([, p]) => !p.issued);
         if (now.length === 0) continue;
         this.round++;
@@ -166,6 +184,11 @@ export class HeldCall<T> {
       signal.removeEventListener('abort', onAbort);
       this.#wake = undefined;
     }
+  }
+
+  static #finished<R>(outcome: { ok: true; value: R } | { ok: false; error: unknown }): HeldOutcome<R> {
+    if (outcome.ok) return { done: true, result: outcome.value };
+    throw outcome.error;
   }
 
   /** Cancels the upstream call (its signal aborts, so the SDK sends `notifications/cancelled`). */

@@ -22,6 +22,8 @@ export interface ClientAsker {
     method: UpstreamClientRequestMethod,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    /** The key a 2026 upstream gave the request (see `UpstreamHooks.onClientRequest`). */
+    name?: string,
   ): Promise<Record<string, unknown>>;
 }
 
@@ -30,6 +32,13 @@ export interface CallOrigin {
   readonly view: CatalogView;
   lastActiveAt?: number;
 }
+
+/** The client capability each server-to-client request needs. */
+const CAPABILITY_OF: Record<UpstreamClientRequestMethod, string> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
 
 /** A downstream call in flight on an upstream: where upstream-initiated requests are routed. */
 export interface InFlightCall {
@@ -106,15 +115,17 @@ export class SessionRegistry {
     method: UpstreamClientRequestMethod,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    name?: string,
   ): Promise<Record<string, unknown>> {
     const calls = [...(this.#inFlight.get(server) ?? [])].reverse();
     const call = calls.find((c) => c.asker.supports(method));
-    if (call) return call.asker.ask(method, params, signal);
+    if (call) return call.asker.ask(method, params, signal, name);
     if (calls.length > 0) {
+      // requiredCapabilities as the 2026-07-28 MissingRequiredClientCapabilityError (-32021) has it.
       throw new ZiggieError(
         'CLIENT_CAPABILITY_MISSING',
         `the client calling "${server}" does not support ${method}`,
-        { server, method },
+        { server, method, requiredCapabilities: { [CAPABILITY_OF[method]]: {} } },
       );
     }
     if (method === 'roots/list') {

@@ -23,6 +23,12 @@ export interface HeldToolState extends HeldState {
   t: string;
 }
 
+/** The capabilities a stateless request's client declared in its `_meta` envelope. */
+function envelopeCapabilities(ctx: ServerContext): ClientCapabilities {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  return (envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
+}
+
 /** Whether a stateless request's client declared what an upstream asks of it. */
 export function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMethod): boolean {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
@@ -75,11 +81,12 @@ export async function callToolStateless(
         invokeTool(services, view, name, args, {
           signal,
           ...(logLevel ? { logLevel } : {}),
+          clientCapabilities: envelopeCapabilities(ctx),
           onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
           track: (server) => {
             const inFlight = services.sessions.beginCall(session, server, {
               supports: (method) => envelopeSupports(ctx, method),
-              ask: (method, params, askSignal) => held.ask(method, params, askSignal),
+              ask: (method, params, askSignal, inputName) => held.ask(method, params, askSignal, inputName),
               log: (message) => held.onlog?.(message),
             });
             return () => services.sessions.endCall(inFlight);

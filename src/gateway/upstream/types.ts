@@ -39,12 +39,16 @@ export type UpstreamClientRequestMethod = 'sampling/createMessage' | 'elicitatio
 
 /** Hooks the connection calls for traffic the upstream starts; the gateway supplies them. */
 export interface UpstreamHooks {
-  /** A server-to-client request; resolve with the result to send back upstream, or throw. */
+  /**
+   * A server-to-client request; resolve with the result to send back upstream, or throw. `name` is
+   * the key a 2026 upstream gave it in its `input_required` result (2025 requests have none).
+   */
   onClientRequest(
     server: string,
     method: UpstreamClientRequestMethod,
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
+    name?: string,
   ): Promise<Record<string, unknown>>;
   /**
    * A notification the upstream sent that is not a response to one call: logging messages,

@@ -48,7 +48,10 @@ export function createUpstreamClient(server: string, pin: ProtocolPin, hooks: Up
   );
   for (const method of CLIENT_REQUESTS) {
     client.setRequestHandler(method, async (request, ctx) => {
-      const result = await hooks.onClientRequest(server, method, request.params, ctx.mcpReq.signal);
+      // On a 2026 upstream the request comes out of an `input_required` result, and its id is the key
+      // the upstream gave it there: kept, so the client sees the upstream's own names.
+      const name = client.getProtocolEra() === 'modern' ? String(ctx.mcpReq.id) : undefined;
+      const result = await hooks.onClientRequest(server, method, request.params, ctx.mcpReq.signal, name);
       // The SDK validates sampling and elicitation results against the spec schemas before sending.
       return result as HandlerResultTypeMap[typeof method];
     });
