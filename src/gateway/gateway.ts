@@ -241,7 +241,8 @@ export class Gateway implements SessionServices {
   rootsChanged(view: CatalogView): void {
     for (const name of view.serverNames()) {
       const upstream = this.upstream(name);
-      if (upstream?.status().state !== 'healthy') continue;
+      // A 2026-07-28 upstream has no roots/list_changed: it asks for roots with each call instead.
+      if (upstream?.status().state !== 'healthy' || upstream.status().era === '2026') continue;
       void upstream
         .call((client) => client.sendRootsListChanged())
         .catch((error: unknown) => {
