@@ -3,7 +3,9 @@ import { buildApp } from './api/app.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { AuthService, isLoopbackHost, resolveAuthMode } from './auth/index.ts';
 import type { ResolvedConfig } from './config/index.ts';
+import { SYSTEM_ACTOR } from './core/access.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { WorkspaceRegistry } from './registry/workspace-registry.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
@@ -30,6 +32,7 @@ export class Ziggie {
   readonly store: Store;
   readonly gateway: Gateway;
   readonly audit: AuditLog;
+  readonly workspaces: WorkspaceRegistry;
   #app: FastifyInstance | undefined;
   #auth: AuthService | undefined;
   #bootstrapToken: string | undefined;
@@ -41,6 +44,7 @@ export class Ziggie {
     this.logger = logger;
     this.store = store;
     this.audit = new AuditLog(store, config.audit, logger.child({ room: 'audit' }));
+    this.workspaces = new WorkspaceRegistry(store);
     const g = config.gateway;
     this.gateway = new Gateway(
       {
@@ -83,6 +87,8 @@ export class Ziggie {
         // Unset mode: local on loopback; `listen` refuses a non-loopback host without `required`.
         settings: { ...config.auth, mode: config.auth.mode ?? (isLoopbackHost(host) ? 'local' : 'required') },
       });
+      // The workspaces of ziggie.yaml, created or brought up to date (a clash refuses to start).
+      await ziggie.workspaces.declare(config.workspaces, SYSTEM_ACTOR);
       await ziggie.gateway.start(Object.values(config.mcpServers));
       ziggie.audit.start();
     } catch (error) {
@@ -113,6 +119,7 @@ export class Ziggie {
       store: this.store,
       auth: this.auth,
       audit: this.audit,
+      workspaces: this.workspaces,
       metrics: this.metrics,
       logger: this.logger,
       allowedHosts: this.config.server.allowedHosts,

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthService } from '../auth/index.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import type { WorkspaceRegistry } from '../registry/workspace-registry.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -13,12 +14,14 @@ import { healthRoutes } from './health-routes.ts';
 import { registerHostOriginGuard } from './host-origin-guard.ts';
 import { mcpFacadeRoutes } from './mcp-facade-routes.ts';
 import { mcpRoutes } from './mcp-routes.ts';
+import { workspaceRoutes } from './workspace-routes.ts';
 
 export interface AppOptions {
   gateway: Gateway;
   store: Store;
   auth: AuthService;
   audit: AuditLog;
+  workspaces: WorkspaceRegistry;
   metrics: Metrics;
   logger: Logger;
   allowedHosts: readonly string[];
@@ -44,6 +47,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(mcpFacadeRoutes, options);
   await app.register(authRoutes, { auth: options.auth });
   await app.register(auditRoutes, { audit: options.audit });
+  await app.register(workspaceRoutes, { workspaces: options.workspaces });
   await app.register(mcpRoutes, {
     gateway: options.gateway,
     auth: options.auth,

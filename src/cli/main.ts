@@ -8,6 +8,7 @@ import { registerServers } from './commands/servers.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTools } from './commands/tools.ts';
 import { registerUsers } from './commands/users.ts';
+import { registerWorkspaces } from './commands/workspaces.ts';
 
 /**
  * Builds the `ziggie` command tree. Commander prints help and version itself; its errors are
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerUsers(program);
   registerKeys(program);
   registerAudit(program);
+  registerWorkspaces(program);
   return program;
 }
 

@@ -256,7 +256,7 @@ describe('loadConfig: unknown keys and wrong types', () => {
     ],
     [
       'tracing: {}',
-      'tracing: unknown key (allowed: mcpServers, gateway, server, storage, logging, auth, audit)',
+      'tracing: unknown key (allowed: mcpServers, gateway, server, storage, logging, auth, audit, workspaces)',
     ],
   ])('%j', async (yaml, expected) => {
     expect(await problem(yaml)).toBe(expected);
@@ -655,6 +655,14 @@ describe('examples/ziggie.yaml', () => {
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 4000 });
     expect(config.storage.dataDir).toBe('.ziggie');
     expect(config.mcpServers.everything).toMatchObject({ transport: 'stdio', command: 'node' });
+    expect(Object.keys(config.workspaces)).toEqual([
+      'ziggie',
+      'fitflow',
+      'ai-game-dev',
+      'simstudio',
+      'meowping-nft',
+    ]);
+    expect(config.workspaces.fitflow).toMatchObject({ status: 'planning', portRange: [3100, 3199] });
   });
 
   it('takes its port, host, data dir and log level from the environment', async () => {
@@ -668,5 +676,45 @@ describe('examples/ziggie.yaml', () => {
     expect(config.server).toMatchObject({ host: '0.0.0.0', port: 4100 });
     expect(config.storage.dataDir).toBe('/data');
     expect(config.logging.level).toBe('warn');
+  });
+});
+
+describe('workspaces', () => {
+  it('reads declarations with only the keys given (ranges as lists or "start-end")', async () => {
+    const config = await load(
+      'workspaces:\n  ziggie: { path: C:/Ziggie, portRange: [3000, 3099], priority: P0 }\n  fitflow: { path: /f, portRange: 3100-3199 }\n',
+    );
+    expect(config.workspaces).toEqual({
+      ziggie: { path: 'C:/Ziggie', portRange: [3000, 3099], priority: 'P0' },
+      fitflow: { path: '/f', portRange: [3100, 3199] },
+    });
+    expect((await load('')).workspaces).toEqual({});
+    expect((await load('workspaces:\n')).workspaces).toEqual({});
+  });
+
+  it.each([
+    [
+      'workspaces:\n  ziggie: { path: /z, portRange: [3000, 3099] }\n  fitflow: { path: /f, portRange: [3050, 3150] }\n',
+      'workspaces.fitflow.portRange: 3050-3150 overlaps workspaces.ziggie.portRange (3000-3099) (got [3050,3150])',
+    ],
+    [
+      'workspaces:\n  Fit Flow: { path: /f }\n',
+      'workspaces["Fit Flow"]: a workspace name is 1-63 lowercase letters, digits, "-" and "_", starting with a letter or digit (got {"path":"/f"})',
+    ],
+    ['workspaces:\n  w: { portRange: [1, 2] }\n', 'workspaces.w.path: required'],
+    [
+      'workspaces:\n  w: { path: /w, portRange: [9, 1] }\n',
+      'workspaces.w.portRange: the start of the range must not be above its end (got [9,1])',
+    ],
+    [
+      'workspaces:\n  w: { path: /w, status: paused }\n',
+      'workspaces.w.status: expected one of active, planning, discovery, suspended, archived (got "paused")',
+    ],
+    [
+      'workspaces:\n  w: { path: /w, ports: [1, 2] }\n',
+      'workspaces.w.ports: unknown key (allowed: path, status, priority, health, metadata, portRange, mcpServers)',
+    ],
+  ])('%j', async (yaml, expected) => {
+    expect(await problem(yaml)).toBe(expected);
   });
 });

@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  findOverlap,
+  formatRange,
+  WorkspaceDeclarationSchema,
+  WorkspaceNameSchema,
+} from '../core/workspace.ts';
 
 /**
  * The `ziggie.yaml` schema: every key, its type and its default. `mcpServers` is validated
@@ -101,6 +107,37 @@ const AuditSchema = z.strictObject({
   retentionDays: fromText(int().nonnegative()).default(0),
 });
 
+/**
+ * `workspaces: {<name>: {path, status, priority, health, portRange, mcpServers, metadata}}`: created at
+ * start when missing, otherwise the keys given are applied. Ranges that share ports are refused here,
+ * naming both workspaces.
+ */
+const WorkspacesSchema = z.preprocess(
+  (value) => (value === null ? undefined : value),
+  z
+    .record(z.string(), WorkspaceDeclarationSchema)
+    .default({})
+    .superRefine((workspaces, ctx) => {
+      for (const name of Object.keys(workspaces)) {
+        const problem = WorkspaceNameSchema.safeParse(name).error?.issues[0]?.message;
+        if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+      }
+      const entries = Object.entries(workspaces).map(([name, w]) => ({
+        name,
+        portRange: w.portRange ?? null,
+      }));
+      entries.forEach((entry, i) => {
+        const other = findOverlap(entry.name, entry.portRange, entries.slice(0, i));
+        if (!other?.portRange || !entry.portRange) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: [entry.name, 'portRange'],
+          message: `${formatRange(entry.portRange)} overlaps workspaces.${other.name}.portRange (${formatRange(other.portRange)})`,
+        });
+      });
+    }),
+);
+
 const LoggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -172,5 +209,6 @@ export const ConfigFileSchema = z.strictObject({
   logging: section(LoggingSchema),
   auth: section(AuthSchema),
   audit: section(AuditSchema),
+  workspaces: WorkspacesSchema,
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;

@@ -176,6 +176,26 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INTERNAL_ERROR,
     summary: 'The audit log hash chain does not verify; the message names the first broken entry.',
   },
+  WORKSPACE_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'No workspace has that name.',
+  },
+  WORKSPACE_EXISTS: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'A workspace with that name already exists.',
+  },
+  WORKSPACE_PORT_OVERLAP: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: "The port range overlaps another workspace's; the message names both.",
+  },
+  WORKSPACE_PORTS_EXHAUSTED: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'Every port of the workspace range is handed out (or it has no range).',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,6 +4,7 @@ export type { Page } from './cursor.ts';
 export { type OpenStoreOptions, openStore, SQLITE_FILE_NAME } from './open-store.ts';
 export type { StoreLogger } from './schema.ts';
 export type {
+  AllocatedPort,
   AuditFilter,
   AuditRepo,
   CallLogEntry,
@@ -16,4 +17,6 @@ export type {
   ToolPin,
   ToolPinRepo,
   ToolStats,
+  WorkspaceFilter,
+  WorkspaceRepo,
 } from './types.ts';

@@ -92,6 +92,8 @@ describe('openStore on PostgreSQL', () => {
         [schema],
       );
       expect(tables.rows.map((row) => row.table_name)).toEqual([
+        'agent_skills',
+        'agents',
         'audit_head',
         'audit_log',
         'auth_api_keys',
@@ -104,6 +106,8 @@ describe('openStore on PostgreSQL', () => {
         'tool_calls',
         'tool_pins',
         'upstream_servers',
+        'workspace_ports',
+        'workspaces',
       ]);
     } finally {
       await store.close();

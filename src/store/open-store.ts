@@ -21,6 +21,7 @@ import { ZiggieSqliteDialect } from './sqlite-dialect.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 import { SqlToolPinRepo } from './tool-pin-repo.ts';
 import type { Store, StoreDialect, StoreRepos } from './types.ts';
+import { SqlWorkspaceRepo } from './workspace-repo.ts';
 
 /** Where the store lives; mirrors the `storage` block of ziggie.yaml. */
 export interface OpenStoreOptions {
@@ -125,6 +126,7 @@ function createRepos(db: StoreDb, dialect: StoreDialect, logger: StoreLogger): S
     mcpTasks: new SqlMcpTaskRepo(db),
     auth: createAuthStore(db),
     audit: new SqlAuditRepo(db, dialect),
+    workspaces: new SqlWorkspaceRepo(db, dialect),
   };
 }
 

@@ -60,6 +60,10 @@ export interface Database extends AuthTables {
   mcp_tasks: McpTasksTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
+  workspaces: WorkspacesTable;
+  workspace_ports: WorkspacePortsTable;
+  agents: AgentsTable;
+  agent_skills: AgentSkillsTable;
 }
 
 /** The Kysely instance the repositories share. */
@@ -104,4 +108,55 @@ export interface AuditHeadTable {
   last_hash: string;
   anchor_id: number;
   anchor_hash: string;
+}
+
+/** The workspace registry; `mcp_servers_json` is a JSON array of server names. */
+export interface WorkspacesTable {
+  name: string;
+  path: string;
+  status: string;
+  priority: string;
+  health: string;
+  metadata_json: string;
+  port_start: number | null;
+  port_end: number | null;
+  mcp_servers_json: string;
+  source: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Ports handed out from workspace ranges (ranges never overlap, so the port alone is the key). */
+export interface WorkspacePortsTable {
+  port: number;
+  workspace: string;
+  label: string | null;
+  allocated_at: number;
+}
+
+/** The agent registry; skills are also in `agent_skills`, one row each, for indexed queries. */
+export interface AgentsTable {
+  id: string;
+  name: string;
+  tier: string;
+  team: string | null;
+  workspace: string | null;
+  parent: string | null;
+  skills_json: string;
+  specialization: string | null;
+  status: string;
+  capacity: number;
+  workload: number;
+  quality_score: number;
+  tasks_completed: number;
+  avg_completion_ms: number | null;
+  executor_json: string | null;
+  metadata_json: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AgentSkillsTable {
+  skill: string;
+  agent_id: string;
 }

@@ -1,5 +1,6 @@
 import type { AuditEntry, ChainAnchor, ChainHead, NewAuditEntry } from '../core/audit.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
+import type { NewWorkspace, Workspace, WorkspacePatch, WorkspaceSource } from '../core/workspace.ts';
 import type { AuthStore } from './auth-types.ts';
 import type { Page } from './cursor.ts';
 
@@ -183,6 +184,42 @@ export interface AuditRepo {
   prune(expectedAnchorId: number, cutId: number, anchorHash: string): Promise<number | undefined>;
 }
 
+export interface WorkspaceFilter {
+  status?: string;
+  priority?: string;
+  health?: string;
+}
+
+/** A port handed out from a workspace's range. */
+export interface AllocatedPort {
+  port: number;
+  workspace: string;
+  /** What it is for (`api`, `frontend`, …), when the caller said. */
+  label: string | null;
+  allocatedAt: Date;
+}
+
+/** The workspace registry (see workspace-repo.ts). */
+export interface WorkspaceRepo {
+  /**
+   * Holds the registry's write lock until the current transaction ends, so that a check across rows
+   * (overlapping ranges, the next free port) and the write it guards cannot interleave with another
+   * node's. Call it first inside `store.transaction`.
+   */
+  lock(): Promise<void>;
+  /** By name, keyset-paginated. */
+  list(filter: WorkspaceFilter, page: { limit: number; cursor?: string | null }): Promise<Page<Workspace>>;
+  /** Every workspace, by name (the registry is small: range checks and exports read it whole). */
+  all(): Promise<Workspace[]>;
+  get(name: string): Promise<Workspace | undefined>;
+  insert(workspace: NewWorkspace, source: WorkspaceSource): Promise<Workspace>;
+  /** Undefined when there is no such workspace. */
+  update(name: string, patch: WorkspacePatch, source?: WorkspaceSource): Promise<Workspace | undefined>;
+  ports(name: string): Promise<AllocatedPort[]>;
+  allocatePort(name: string, port: number, label: string | null): Promise<AllocatedPort>;
+  releasePort(name: string, port: number): Promise<boolean>;
+}
+
 /** The repositories, bound either to the store or to one transaction (`store.transaction`). */
 export interface StoreRepos {
   readonly dialect: StoreDialect;
@@ -193,6 +230,7 @@ export interface StoreRepos {
   /** Users, API keys, sessions and generated secrets (auth/). */
   readonly auth: AuthStore;
   readonly audit: AuditRepo;
+  readonly workspaces: WorkspaceRepo;
 }
 
 /** The repositories inside one transaction: everything they do commits or rolls back together. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -15,7 +15,9 @@ const remote = (args: readonly string[], input?: string) =>
   ziggie([...args, '--gateway', server.url], { cwd: dir, ...(input === undefined ? {} : { input }) });
 
 beforeAll(async () => {
-  server = await startServer(dir, {});
+  server = await startServer(dir, {
+    workspaces: { ziggie: { path: 'C:/Ziggie', portRange: [3000, 3099], priority: 'P0' } },
+  });
 });
 
 afterAll(async () => {
@@ -25,6 +27,131 @@ afterAll(async () => {
     killAll();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('ziggie workspaces', () => {
+  it('--help names the subcommands', async () => {
+    const run = await ziggie(['workspaces', '--help'], { cwd: dir });
+    for (const word of ['list', 'show', 'create', 'update', 'ports', 'export', 'import'])
+      expect(run.stdout).toContain(word);
+  });
+
+  it('list shows the workspaces of ziggie.yaml', async () => {
+    const run = await remote(['workspaces', 'list']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^NAME\s+STATUS\s+PRIORITY\s+HEALTH\s+PORTS\s+SERVERS\s+PATH$/m);
+    expect(run.stdout).toMatch(/^ziggie\s+active\s+P0\s+on-track\s+3000-3099\s+-\s+C:\/Ziggie$/m);
+  });
+
+  it('create, update, show and ports', async () => {
+    const created = await remote([
+      'workspaces',
+      'create',
+      'fitflow',
+      '--path',
+      'C:/FitFlow',
+      '--ports',
+      '3100-3101',
+      '--status',
+      'planning',
+      '--mcp-server',
+      'comfyui',
+      '--mcp-server',
+      'aws_gpu',
+      '--meta',
+      'owner=fit-team',
+    ]);
+    expect(created).toMatchObject({ code: 0, stdout: 'created workspace fitflow (ports 3100-3101)\n' });
+    const updated = await remote([
+      'workspaces',
+      'update',
+      'fitflow',
+      '--health',
+      'at-risk',
+      '--meta',
+      'value=high',
+    ]);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toMatch(/^health:\s+at-risk$/m);
+    expect(updated.stdout).toContain('{"owner":"fit-team","value":"high"}');
+
+    expect(await remote(['workspaces', 'ports', 'fitflow', '--label', 'api'])).toMatchObject({
+      code: 0,
+      stdout: '3100\n',
+    });
+    expect(await remote(['workspaces', 'ports', 'fitflow'])).toMatchObject({ code: 0, stdout: '3101\n' });
+    expectFailure(
+      await remote(['workspaces', 'ports', 'fitflow']),
+      'WORKSPACE_PORTS_EXHAUSTED',
+      'every port of workspace "fitflow" (3100-3101) is handed out; release one or widen the range',
+    );
+    expect(await remote(['workspaces', 'ports', 'fitflow', '--release', '3101'])).toMatchObject({ code: 0 });
+
+    const shown = await remote(['workspaces', 'show', 'fitflow']);
+    expect(shown.stdout).toMatch(/^allocated:\s+3100 \(api\)$/m);
+    expect(shown.stdout).toMatch(/^mcpServers:\s+comfyui, aws_gpu$/m);
+    const json = JSON.parse((await remote(['workspaces', 'show', 'fitflow', '--json'])).stdout);
+    expect(json).toMatchObject({
+      name: 'fitflow',
+      status: 'planning',
+      health: 'at-risk',
+      portRange: [3100, 3101],
+    });
+  });
+
+  it('refuses an overlapping range naming both, a bad range and an unknown workspace', async () => {
+    expectFailure(
+      await remote(['workspaces', 'create', 'meowping', '--path', '/m', '--ports', '3050-3060']),
+      'WORKSPACE_PORT_OVERLAP',
+      'port range 3050-3060 of workspace "meowping" overlaps workspace "ziggie" (3000-3099)',
+    );
+    expectFailure(
+      await remote(['workspaces', 'create', 'meowping', '--path', '/m', '--ports', '99-1']),
+      'VALIDATION_FAILED',
+      /portRange/,
+    );
+    expectFailure(
+      await remote(['workspaces', 'create', 'meowping']),
+      'CLI_USAGE',
+      'workspaces create: --path <path> is required',
+    );
+    expectFailure(
+      await remote(['workspaces', 'show', 'nowhere']),
+      'WORKSPACE_NOT_FOUND',
+      'no workspace named "nowhere"',
+    );
+    expectFailure(await remote(['workspaces', 'update', 'ziggie']), 'CLI_USAGE', /nothing to change/);
+  });
+
+  it('export as YAML, import it back (unchanged), import a changed file', async () => {
+    const exported = await remote(['workspaces', 'export']);
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toMatch(/^workspaces:\n {2}fitflow:\n {4}path: C:\/FitFlow\n/);
+    const file = join(dir, 'workspaces.yaml');
+    writeFileSync(file, exported.stdout);
+    expect(await remote(['workspaces', 'import', file])).toMatchObject({
+      code: 0,
+      stdout: 'created 0, updated 0\n',
+    });
+
+    writeFileSync(
+      file,
+      exported.stdout.replace('priority: P0', 'priority: P1') +
+        '  simstudio:\n    path: C:/SimStudio\n    portRange: 3300-3399\n',
+    );
+    expect(await remote(['workspaces', 'import', file])).toMatchObject({
+      code: 0,
+      stdout: 'created 1, updated 1\n',
+    });
+    writeFileSync(file, 'workspaces:\n  bad:\n    path: /b\n    portRange: [3300, 3310]\n');
+    expectFailure(
+      await remote(['workspaces', 'import', file]),
+      'WORKSPACE_PORT_OVERLAP',
+      /"bad" overlaps workspace "simstudio"/,
+    );
+    writeFileSync(file, 'workspaces: [oops');
+    expectFailure(await remote(['workspaces', 'import', file]), 'CLI_USAGE', /not valid YAML or JSON/);
+  });
 });
 
 describe('ziggie audit', () => {

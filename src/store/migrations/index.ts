@@ -5,6 +5,7 @@ import type { StoreDialect } from '../types.ts';
 import { gatewayMigration } from './0001-gateway.ts';
 import { mcpTasksMigration } from './0002-mcp-tasks.ts';
 import { auditMigration } from './0003-audit.ts';
+import { registryMigration } from './0004-registry.ts';
 import { authMigration } from './0005-auth.ts';
 import type { StoreMigration } from './types.ts';
 
@@ -16,6 +17,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreM
   ['0001-gateway', gatewayMigration],
   ['0002-mcp-tasks', mcpTasksMigration],
   ['0003-audit', auditMigration],
+  ['0004-registry', registryMigration],
   ['0005-auth', authMigration],
 ];
 
