@@ -5,6 +5,7 @@ import { AuthService, isLoopbackHost, resolveAuthMode } from './auth/index.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { SYSTEM_ACTOR } from './core/access.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { AgentRegistry } from './registry/agent-registry.ts';
 import { WorkspaceRegistry } from './registry/workspace-registry.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
@@ -33,6 +34,7 @@ export class Ziggie {
   readonly gateway: Gateway;
   readonly audit: AuditLog;
   readonly workspaces: WorkspaceRegistry;
+  readonly agents: AgentRegistry;
   #app: FastifyInstance | undefined;
   #auth: AuthService | undefined;
   #bootstrapToken: string | undefined;
@@ -45,6 +47,7 @@ export class Ziggie {
     this.store = store;
     this.audit = new AuditLog(store, config.audit, logger.child({ room: 'audit' }));
     this.workspaces = new WorkspaceRegistry(store);
+    this.agents = new AgentRegistry(store);
     const g = config.gateway;
     this.gateway = new Gateway(
       {
@@ -120,6 +123,7 @@ export class Ziggie {
       auth: this.auth,
       audit: this.audit,
       workspaces: this.workspaces,
+      agents: this.agents,
       metrics: this.metrics,
       logger: this.logger,
       allowedHosts: this.config.server.allowedHosts,

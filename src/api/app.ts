@@ -2,10 +2,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthService } from '../auth/index.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import type { AgentRegistry } from '../registry/agent-registry.ts';
 import type { WorkspaceRegistry } from '../registry/workspace-registry.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { agentRoutes } from './agent-routes.ts';
 import { auditRoutes } from './audit-routes.ts';
 import { registerAuthHook } from './auth-hook.ts';
 import { authRoutes } from './auth-routes.ts';
@@ -22,6 +24,7 @@ export interface AppOptions {
   auth: AuthService;
   audit: AuditLog;
   workspaces: WorkspaceRegistry;
+  agents: AgentRegistry;
   metrics: Metrics;
   logger: Logger;
   allowedHosts: readonly string[];
@@ -48,6 +51,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(authRoutes, { auth: options.auth });
   await app.register(auditRoutes, { audit: options.audit });
   await app.register(workspaceRoutes, { workspaces: options.workspaces });
+  await app.register(agentRoutes, { agents: options.agents });
   await app.register(mcpRoutes, {
     gateway: options.gateway,
     auth: options.auth,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isZiggieError } from '../core/errors.ts';
 import { ZIGGIE_VERSION } from '../version.ts';
+import { registerAgents } from './commands/agents.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerAudit(program);
   registerWorkspaces(program);
+  registerAgents(program);
   return program;
 }
 

@@ -196,6 +196,36 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INVALID_PARAMS,
     summary: 'Every port of the workspace range is handed out (or it has no range).',
   },
+  AGENT_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'No agent has that id.',
+  },
+  AGENT_EXISTS: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'An agent with that id already exists (or an import gives it twice).',
+  },
+  AGENT_TIER_UNKNOWN: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The tier is not one of L0, L1, L2, L3.',
+  },
+  AGENT_PARENT_NOT_FOUND: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The parent named for an agent does not exist.',
+  },
+  AGENT_HIERARCHY_CYCLE: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The parent would make a cycle in the hierarchy; the message shows it.',
+  },
+  AGENT_PARENT_TIER_INVALID: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'A parent must be in a higher tier than its children.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -29,7 +29,11 @@ describe('workspace registry', () => {
         metadata: {},
         source: 'api',
       });
-      expect(await registry().get('reg-a')).toEqual({ ...created, ports: [] });
+      expect(await registry().get('reg-a')).toEqual({
+        ...created,
+        ports: [],
+        agents: { total: 0, byTier: {} },
+      });
       const [entry] = await auditOf('reg-a');
       expect(entry).toMatchObject({
         action: 'WORKSPACE_CREATED',

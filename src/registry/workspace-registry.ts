@@ -25,9 +25,10 @@ export interface RequestContext {
   ip?: string | null;
 }
 
-/** A workspace with the ports handed out from its range. */
+/** A workspace with the ports handed out from its range and the agents assigned to it. */
 export interface WorkspaceDetail extends Workspace {
   ports: AllocatedPort[];
+  agents: { total: number; byTier: Record<string, number> };
 }
 
 /** What imports take: `{<name>: declaration}` (as in ziggie.yaml) or a list of `{name, …}`. */
@@ -58,7 +59,9 @@ export class WorkspaceRegistry {
   async get(name: string): Promise<WorkspaceDetail> {
     const workspace = await this.#store.workspaces.get(name);
     if (!workspace) throw notFound(name);
-    return { ...workspace, ports: await this.#store.workspaces.ports(name) };
+    const byTier = await this.#store.agents.countByTier(name);
+    const total = Object.values(byTier).reduce((sum, n) => sum + n, 0);
+    return { ...workspace, ports: await this.#store.workspaces.ports(name), agents: { total, byTier } };
   }
 
   async create(input: unknown, ctx: RequestContext): Promise<Workspace> {

@@ -4,6 +4,9 @@ export type { Page } from './cursor.ts';
 export { type OpenStoreOptions, openStore, SQLITE_FILE_NAME } from './open-store.ts';
 export type { StoreLogger } from './schema.ts';
 export type {
+  AgentFilter,
+  AgentRepo,
+  AgentTreeRow,
   AllocatedPort,
   AuditFilter,
   AuditRepo,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { ZiggieError } from '../core/errors.ts';
+import { SqlAgentRepo } from './agent-repo.ts';
 import { SqlAuditRepo } from './audit-repo.ts';
 import { createAuthStore } from './auth-store.ts';
 import { SqlCallLogRepo } from './call-log-repo.ts';
@@ -127,6 +128,7 @@ function createRepos(db: StoreDb, dialect: StoreDialect, logger: StoreLogger): S
     auth: createAuthStore(db),
     audit: new SqlAuditRepo(db, dialect),
     workspaces: new SqlWorkspaceRepo(db, dialect),
+    agents: new SqlAgentRepo(db, dialect),
   };
 }
 

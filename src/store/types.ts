@@ -1,4 +1,7 @@
+import type { Agent, AgentPatch, AgentStatus, NewAgent } from '../core/agent.ts';
+import type { HierarchyNode } from '../core/agent-hierarchy.ts';
 import type { AuditEntry, ChainAnchor, ChainHead, NewAuditEntry } from '../core/audit.ts';
+import type { Tier } from '../core/policy.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
 import type { NewWorkspace, Workspace, WorkspacePatch, WorkspaceSource } from '../core/workspace.ts';
 import type { AuthStore } from './auth-types.ts';
@@ -220,6 +223,49 @@ export interface WorkspaceRepo {
   releasePort(name: string, port: number): Promise<boolean>;
 }
 
+/** Which agents a listing covers; every given field must match. */
+export interface AgentFilter {
+  tier?: string;
+  team?: string;
+  /** Agents that have this skill. */
+  skill?: string;
+  workspace?: string;
+  status?: string;
+  parent?: string;
+}
+
+/** An agent as the hierarchy tree shows it. */
+export interface AgentTreeRow {
+  id: string;
+  name: string;
+  tier: Tier;
+  team: string | null;
+  workspace: string | null;
+  parent: string | null;
+  status: AgentStatus;
+}
+
+/** The agent registry (see agent-repo.ts). */
+export interface AgentRepo {
+  /** Holds the registry's write lock until the current transaction ends (as `WorkspaceRepo.lock`). */
+  lock(): Promise<void>;
+  /** By id, keyset-paginated. */
+  list(filter: AgentFilter, page: { limit: number; cursor?: string | null }): Promise<Page<Agent>>;
+  get(id: string): Promise<Agent | undefined>;
+  /** The hierarchy fields of the agents among `ids` that exist. */
+  nodes(ids: readonly string[]): Promise<HierarchyNode[]>;
+  /** The agents whose parent is `id`. */
+  children(id: string): Promise<HierarchyNode[]>;
+  /** Inserts new agents in the order given (parents before their children). */
+  insert(agents: readonly NewAgent[]): Promise<void>;
+  /** Undefined when there is no such agent. */
+  update(id: string, patch: AgentPatch): Promise<Agent | undefined>;
+  /** Every agent (of a workspace), by id, with the fields a tree shows. */
+  tree(filter: { workspace?: string }): Promise<AgentTreeRow[]>;
+  /** How many agents of each tier a workspace has. */
+  countByTier(workspace: string): Promise<Record<string, number>>;
+}
+
 /** The repositories, bound either to the store or to one transaction (`store.transaction`). */
 export interface StoreRepos {
   readonly dialect: StoreDialect;
@@ -231,6 +277,7 @@ export interface StoreRepos {
   readonly auth: AuthStore;
   readonly audit: AuditRepo;
   readonly workspaces: WorkspaceRepo;
+  readonly agents: AgentRepo;
 }
 
 /** The repositories inside one transaction: everything they do commits or rolls back together. */

@@ -154,6 +154,209 @@ describe('ziggie workspaces', () => {
   });
 });
 
+describe('ziggie agents', () => {
+  it('--help names the subcommands and list filters', async () => {
+    const group = await ziggie(['agents', '--help'], { cwd: dir });
+    for (const word of ['list', 'show', 'create', 'update', 'disable', 'import', 'export', 'tree']) {
+      expect(group.stdout).toContain(word);
+    }
+    const list = await ziggie(['agents', 'list', '--help'], { cwd: dir });
+    for (const word of [
+      '--tier',
+      '--team',
+      '--skill',
+      '--workspace',
+      '--status',
+      '--parent',
+      '--cursor',
+      '--json',
+    ]) {
+      expect(list.stdout).toContain(word);
+    }
+  });
+
+  it('imports examples/agents.yaml and queries it', async () => {
+    const file = join(process.cwd(), 'examples/agents.yaml');
+    expect(await remote(['agents', 'import', file])).toMatchObject({
+      code: 0,
+      stdout: 'imported 1840 agents\n',
+    });
+
+    const elite = await remote(['agents', 'list', '--team', 'Elite-Technical']);
+    expect(elite.code).toBe(0);
+    expect(elite.stdout.split('\n')[0]).toMatch(
+      /^ID\s+NAME\s+TIER\s+TEAM\s+WORKSPACE\s+STATUS\s+LOAD\s+PARENT$/,
+    );
+    expect(elite.stdout).toMatch(
+      /^elite\.argus\s+ARGUS\s+L1\s+Elite-Technical\s+ziggie\s+idle\s+0\/2\s+ziggie$/m,
+    );
+
+    const page = JSON.parse(
+      (await remote(['agents', 'list', '--workspace', 'fitflow', '--tier', 'L2', '--limit', '30', '--json']))
+        .stdout,
+    );
+    expect(page.items).toHaveLength(30);
+    const rest = JSON.parse(
+      (
+        await remote([
+          'agents',
+          'list',
+          '--workspace',
+          'fitflow',
+          '--tier',
+          'L2',
+          '--limit',
+          '30',
+          '--cursor',
+          page.nextCursor,
+          '--json',
+        ])
+      ).stdout,
+    );
+    expect(rest).toMatchObject({ nextCursor: null });
+    expect(rest.items).toHaveLength(10);
+    const table = await remote(['agents', 'list', '--skill', 'vfx', '--limit', '1']);
+    expect(table.stdout).toMatch(/^elite\.vulcan\s+VULCAN\s/m);
+
+    const tree = await remote(['agents', 'tree', '--root', 'meowping-nft.blockchain-lead', '--depth', '1']);
+    expect(tree.code).toBe(0);
+    const lines = tree.stdout.trim().split('\n');
+    expect(lines[0]).toBe('meowping-nft.blockchain-lead  Blockchain Lead [L1]');
+    expect(lines[1]).toBe('  meowping-nft.blockchain-lead.l2-1  Blockchain Lead planning specialist [L2]');
+    expect(lines).toHaveLength(9);
+  });
+
+  it('create, update, show, disable', async () => {
+    const created = await remote([
+      'agents',
+      'create',
+      'ziggie.qa.l2-1.l3-9',
+      '--name',
+      'Screenshot differ',
+      '--tier',
+      'L3',
+      '--parent',
+      'ziggie.qa.l2-1',
+      '--workspace',
+      'ziggie',
+      '--skill',
+      'visual_diff',
+      '--skill',
+      'playwright',
+      '--executor',
+      '{"type":"cli","command":"claude"}',
+    ]);
+    expect(created).toMatchObject({
+      code: 0,
+      stdout: 'created ziggie.qa.l2-1.l3-9 (L3 under ziggie.qa.l2-1)\n',
+    });
+    const updated = await remote([
+      'agents',
+      'update',
+      'ziggie.qa.l2-1.l3-9',
+      '--capacity',
+      '3',
+      '--specialization',
+      'visual regressions',
+    ]);
+    expect(updated.stdout).toMatch(/^load:\s+0\/3$/m);
+    expect(updated.stdout).toMatch(/^specialization:\s+visual regressions$/m);
+    expect(await remote(['agents', 'disable', 'ziggie.qa.l2-1.l3-9'])).toMatchObject({
+      code: 0,
+      stdout: 'disabled ziggie.qa.l2-1.l3-9\n',
+    });
+    const shown = JSON.parse((await remote(['agents', 'show', 'ziggie.qa.l2-1.l3-9', '--json'])).stdout);
+    expect(shown).toMatchObject({
+      status: 'disabled',
+      skills: ['visual_diff', 'playwright'],
+      executor: { type: 'cli' },
+    });
+    const trail = JSON.parse(
+      (await remote(['audit', 'list', '--entity-id', 'ziggie.qa.l2-1.l3-9', '--json'])).stdout,
+    );
+    expect(trail.items.map((e: { action: string }) => e.action)).toEqual([
+      'AGENT_DEACTIVATED',
+      'AGENT_CONFIG_UPDATED',
+      'AGENT_CREATED',
+    ]);
+  });
+
+  it('refuses bad input with one line and a stable code', async () => {
+    expectFailure(
+      await remote(['agents', 'create', 'x', '--name', 'X', '--tier', 'L5']),
+      'AGENT_TIER_UNKNOWN',
+      'agent "x": unknown tier "L5" (tiers: L0, L1, L2, L3)',
+    );
+    expectFailure(
+      await remote(['agents', 'create', 'ziggie', '--name', 'Z', '--tier', 'L0']),
+      'AGENT_EXISTS',
+      'agent "ziggie" already exists',
+    );
+    expectFailure(
+      await remote(['agents', 'update', 'fitflow.qa', '--parent', 'fitflow.qa.l2-3']),
+      'AGENT_HIERARCHY_CYCLE',
+      'agent "fitflow.qa": parent "fitflow.qa.l2-3" would make a cycle (fitflow.qa → fitflow.qa.l2-3 → fitflow.qa)',
+    );
+    expectFailure(
+      await remote(['agents', 'create', 'y', '--name', 'Y', '--tier', 'L1', '--parent', 'fitflow.qa.l2-3']),
+      'AGENT_PARENT_TIER_INVALID',
+      /parent "fitflow\.qa\.l2-3" is L2, a lower tier/,
+    );
+    expectFailure(
+      await remote(['agents', 'create', 'y', '--name', 'Y', '--tier', 'L3', '--parent', 'ghost']),
+      'AGENT_PARENT_NOT_FOUND',
+      'agent "y": parent "ghost" does not exist',
+    );
+    expectFailure(await remote(['agents', 'show', 'ghost']), 'AGENT_NOT_FOUND', 'no agent with id "ghost"');
+    expectFailure(
+      await remote(['agents', 'create', 'y', '--tier', 'L1']),
+      'CLI_USAGE',
+      'agents create: --name and --tier are required',
+    );
+    expectFailure(
+      await remote(['agents', 'update', 'y', '--capacity', 'lots']),
+      'CLI_USAGE',
+      '--capacity: expected a whole number (got "lots")',
+    );
+    expectFailure(
+      await remote(['agents', 'update', 'y', '--executor', '{cli}']),
+      'CLI_USAGE',
+      /^--executor: not valid JSON/,
+    );
+    const file = join(dir, 'cycle.yaml');
+    writeFileSync(
+      file,
+      'agents:\n  - { id: c1, name: C1, tier: L1, parent: c2 }\n  - { id: c2, name: C2, tier: L2, parent: c1 }\n',
+    );
+    expectFailure(await remote(['agents', 'import', file]), 'AGENT_HIERARCHY_CYCLE', /c1 → c2 → c1/);
+    writeFileSync(file, 'not: agents\n');
+    expectFailure(
+      await remote(['agents', 'import', file]),
+      'CLI_USAGE',
+      `${file}: expected a list of agents, or {agents: [...]}`,
+    );
+  });
+
+  it('export (YAML and JSON) reads back as an import file', async () => {
+    const yaml = await remote(['agents', 'export', '--workspace', 'simstudio', '--tier', 'L1']);
+    expect(yaml.code).toBe(0);
+    expect(yaml.stdout.startsWith('agents:\n  - id: simstudio.data-analyst\n')).toBe(true);
+    expect(yaml.stdout).not.toContain('createdAt');
+    const out = join(dir, 'agents.json');
+    expect(await remote(['agents', 'export', '--format', 'json', '--team', 'BMAD', '-o', out])).toMatchObject(
+      { code: 0, stdout: '' },
+    );
+    const { agents } = JSON.parse(readFileSync(out, 'utf8'));
+    expect(agents.map((a: { id: string }) => a.id)).toEqual(['bmad.backend', 'bmad.e2e', 'bmad.frontend']);
+    // Importing the export again is refused as a whole (they exist), naming the first.
+    expectFailure(
+      await remote(['agents', 'import', out]),
+      'AGENT_EXISTS',
+      'agent "bmad.backend" already exists (and 2 more problems)',
+    );
+  });
+});
+
 describe('ziggie audit', () => {
   it('--help lists the subcommands and filters', async () => {
     const run = await ziggie(['audit', 'list', '--help'], { cwd: dir });
