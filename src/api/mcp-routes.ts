@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
+import { toWebRequest } from '@modelcontextprotocol/node';
 import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AuthService, identityKey } from '../auth/index.ts';
@@ -9,6 +9,7 @@ import type { Gateway } from '../gateway/gateway.ts';
 import type { CatalogView } from '../gateway/view.ts';
 import { toZiggieError } from './error-handler.ts';
 import { gateToolCalls, mcpAuthInfo } from './mcp-auth.ts';
+import { SessionTransport } from './session-transport.ts';
 
 export interface McpRoutesOptions {
   gateway: Gateway;
@@ -20,7 +21,7 @@ export interface McpRoutesOptions {
 
 interface LiveSession {
   session: DownstreamSession;
-  transport: NodeStreamableHTTPServerTransport;
+  transport: SessionTransport;
   /** The identity that opened it; nobody else may use it. */
   owner: string;
 }
@@ -118,8 +119,8 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     }
     const id = randomUUID();
     const session = gateway.openSession(view, id);
-    const transport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: () => id,
+    const transport = new SessionTransport({
+      sessionId: id,
       onsessioninitialized: () => {
         live.set(id, { session, transport, owner });
       },
