@@ -1,5 +1,6 @@
 import type { Prompt, Resource, ResourceTemplateType, Tool } from '@modelcontextprotocol/client';
 import type { Catalog, CatalogTool } from './catalog.ts';
+import { reuseJson } from './downstream/json-text.ts';
 import { parseQualifiedResourceUri, qualifiedName, qualifiedResourceUri } from './naming.ts';
 
 /**
@@ -26,6 +27,8 @@ interface Derived {
   version: number;
   serverNames: string[];
   tools: ExposedTool[];
+  /** The `tools/list` result, built (and serialised, see json-text.ts) once per catalog version. */
+  toolsList: Readonly<{ tools: Tool[] }> | undefined;
   toolsByName: Map<string, ExposedTool>;
   prompts: Prompt[];
   promptsByName: Map<string, { server: string; name: string }>;
@@ -60,6 +63,13 @@ export class CatalogView {
 
   tools(): ExposedTool[] {
     return this.#derive().tools;
+  }
+
+  /** The `tools/list` result of this view: the same frozen object until the catalog changes. */
+  toolsList(): Readonly<{ tools: Tool[] }> {
+    const derived = this.#derive();
+    derived.toolsList ??= reuseJson({ tools: derived.tools.map((t) => t.exposed) });
+    return derived.toolsList;
   }
 
   resolveTool(name: string): ExposedTool | undefined {
@@ -111,6 +121,7 @@ export class CatalogView {
       version: this.#catalog.version,
       serverNames,
       tools: [],
+      toolsList: undefined,
       toolsByName: new Map(),
       prompts: [],
       promptsByName: new Map(),

@@ -98,7 +98,7 @@ export function createSessionServer(
 
   server.setRequestHandler('tools/list', async () => {
     services.touch(view);
-    return { tools: view.tools().map((t) => t.exposed) };
+    return view.toolsList();
   });
 
   server.setRequestHandler('tools/call', async (request, ctx) => {
