@@ -5,11 +5,30 @@ import {
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
   type Progress,
+  type StandardSchemaV1,
 } from '@modelcontextprotocol/client';
 import { ZiggieError } from '../core/errors.ts';
 import type { CallContext } from './call-recorder.ts';
 import type { SessionServices } from './downstream/session-server.ts';
 import type { CatalogView } from './view.ts';
+
+/**
+ * The result check of a 2025 upstream's tool without an output schema: an object, passed on as it
+ * came. The SDK client's own check (`callTool`) is a zod parse of the whole result plus, per call, a
+ * probe that formats a zod error message; the session server validates the result it sends anyway,
+ * so it was done twice. Tools with an output schema (their structured content is checked) and 2026
+ * upstreams (`Mcp-Param-*` header mirroring) still go through `callTool`.
+ */
+const RESULT_AS_IS: StandardSchemaV1<unknown, CallToolResult> = {
+  '~standard': {
+    version: 1,
+    vendor: 'ziggie',
+    validate: (value) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? { value: value as CallToolResult }
+        : { issues: [{ message: 'a tools/call result must be an object' }] },
+  },
+};
 
 export interface InvokeOptions {
   signal?: AbortSignal;
@@ -59,21 +78,24 @@ export async function invokeTool(
   let status: 'ok' | 'error' | 'failed' = 'failed';
   try {
     const meta = upstream.status().era === '2026' ? perRequestMeta(options) : undefined;
+    const params = {
+      name: target.entry.tool.name,
+      ...(args ? { arguments: args } : {}),
+      ...(meta ? { _meta: meta } : {}),
+    };
+    const lean = target.entry.tool.outputSchema === undefined;
     const result = (await upstream.call(
-      (client, signal) =>
-        client.callTool(
-          {
-            name: target.entry.tool.name,
-            ...(args ? { arguments: args } : {}),
-            ...(meta ? { _meta: meta } : {}),
-          },
-          {
-            signal,
-            timeout: services.sdkTimeoutMs(target.server),
-            resetTimeoutOnProgress: true,
-            ...(options.onprogress ? { onprogress: options.onprogress } : {}),
-          },
-        ),
+      (client, signal) => {
+        const requestOptions = {
+          signal,
+          timeout: services.sdkTimeoutMs(target.server),
+          resetTimeoutOnProgress: true,
+          ...(options.onprogress ? { onprogress: options.onprogress } : {}),
+        };
+        return lean && client.getProtocolEra() !== 'modern'
+          ? client.request({ method: 'tools/call', params }, RESULT_AS_IS, requestOptions)
+          : client.callTool(params, requestOptions);
+      },
       options.signal ? { signal: options.signal } : {},
     )) as CallToolResult;
     status = result.isError ? 'error' : 'ok';
