@@ -7,13 +7,16 @@
  *   (b) Ziggie in front of server-everything over stdio (`everything__echo` on `/mcp`),
  *   (c) server-everything directly over stdio;
  *   budget: (b) adds ≤ 0.15 ms p50 over (a) and reaches ≥ 80% of (a)'s calls/s.
+ *   The three are measured in rounds, back to back within each round, so that all three see the
+ *   same load from whatever else runs on the machine; figures are pooled or medians over rounds.
  * - aggregated `tools/list` on Ziggie's `/mcp` over 10 stdio servers with 1,000 tools in total,
  *   warm; budget: p50 < 5 ms.
  *
  * The HTTP servers (floor, Ziggie) run in their own processes, so none shares a thread with the
  * client. Progress goes to stderr, one JSON document to stdout. Every child is stopped at the end.
  *
- * Options: --calls N (2000), --concurrency N (16), --list-calls N (500), --only echo|list,
+ * Options: --calls N (2000 per round), --rounds N (5), --concurrency N (16), --list-calls N (500),
+ * --only echo|list,
  * --prof-dir DIR (run the Ziggie processes with --cpu-prof, profiles written to DIR).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -42,6 +45,7 @@ const LIST_TOOLS_PER_SERVER = 100;
 const { values: opts } = parseArgs({
   options: {
     calls: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
     'list-calls': { type: 'string', default: '500' },
     only: { type: 'string' },
@@ -49,6 +53,7 @@ const { values: opts } = parseArgs({
   },
 });
 const CALLS = Number(opts.calls);
+const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = Number(opts.concurrency);
 const LIST_CALLS = Number(opts['list-calls']);
 const PROF_DIR = opts['prof-dir'] ? resolve(opts['prof-dir']) : undefined;
@@ -114,14 +119,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 // Measurement
 
 interface EchoFigures {
+  /** Over the sequential calls of every round, pooled. */
   p50Ms: number;
   p99Ms: number;
   meanMs: number;
+  /** Each round's p50, in round order. */
+  p50MsByRound: number[];
+  /** Median over rounds of the calls/s reached by `concurrency` callers. */
   callsPerSec: number;
-  /** CPU time per call (µs) of the server process(es), over the measured calls (Linux only). */
+  callsPerSecByRound: number[];
+  /** CPU time per call (µs) of the server process, median over rounds (Linux only). */
   serverCpuUsPerCall?: number;
-  /** For Ziggie: of which its upstream (server-everything). */
+  /** Of which in the kernel (system time: socket and pipe I/O, wake-ups). */
+  serverSystemCpuUsPerCall?: number;
+  /** For Ziggie: its upstream's (server-everything), besides the above. */
   upstreamCpuUsPerCall?: number;
+  /** The benchmark's own process (the SDK client): the third party sharing the CPUs. */
+  clientCpuUsPerCall: number;
 }
 
 /** Processes whose CPU time is reported: the server, and (for Ziggie) its upstream. */
@@ -136,14 +150,21 @@ function percentile(sorted: number[], q: number): number {
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** CPU time (user + system, ms) a process has used, from /proc (Linux); undefined elsewhere. */
-function cpuTimeMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
+interface CpuTime {
+  /** User + system (ms). */
+  total: number;
+  system: number;
+}
+
+/** CPU time a process has used, from /proc (Linux); undefined elsewhere. */
+function cpuTimeOf(pid: number): CpuTime | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const user = (Number(fields[11]) * 1000) / 100;
+    const system = (Number(fields[12]) * 1000) / 100;
+    return { total: user + system, system };
   } catch {
     return undefined;
   }
@@ -161,15 +182,17 @@ function childPids(pid: number | undefined): number[] {
   }
 }
 
-/** Sums the CPU time of `pids` (ms); undefined when it cannot be read. */
-function cpuOf(pids: number[]): number | undefined {
-  let total = 0;
+/** Sums the CPU time of `pids`; undefined when it cannot be read (or there are none). */
+function cpuOf(pids: number[] | undefined): CpuTime | undefined {
+  if (!pids?.length) return undefined;
+  const sum: CpuTime = { total: 0, system: 0 };
   for (const pid of pids) {
-    const ms = cpuTimeMs(pid);
-    if (ms === undefined) return undefined;
-    total += ms;
+    const time = cpuTimeOf(pid);
+    if (time === undefined) return undefined;
+    sum.total += time.total;
+    sum.system += time.system;
   }
-  return total;
+  return sum;
 }
 
 async function connect(transport: Transport): Promise<Client> {
@@ -205,89 +228,178 @@ async function concurrent(
   return count / ((performance.now() - started) / 1000);
 }
 
-async function measureEcho(client: Client, tool: string, probe?: CpuProbe): Promise<EchoFigures> {
-  const call = async (i: number) => {
-    const result = await client.callTool({ name: tool, arguments: { message: `hello ${i}` } });
-    if (result.isError) throw new Error(`${tool} failed: ${JSON.stringify(result.content)}`);
+/** One row of the echo benchmark: a connected client and the processes whose CPU time is counted. */
+interface EchoTarget {
+  name: 'floor' | 'ziggie' | 'direct';
+  client: Client;
+  tool: string;
+  probe?: CpuProbe;
+  close(): Promise<void>;
+}
+
+/** What one round measured of one target. */
+interface RoundFigures {
+  latencies: number[];
+  callsPerSec: number;
+  server?: number;
+  serverSystem?: number;
+  upstream?: number;
+  client: number;
+}
+
+function echoCall(target: EchoTarget): (i: number) => Promise<void> {
+  return async (i) => {
+    const result = await target.client.callTool({ name: target.tool, arguments: { message: `hello ${i}` } });
+    if (result.isError) throw new Error(`${target.tool} failed: ${JSON.stringify(result.content)}`);
   };
-  // Warm-up: JIT, connection pool, the upstream's own warm-up.
+}
+
+/** JIT, connection pool, the upstream's own warm-up: 500 sequential calls, then 1,000 concurrent. */
+async function warmUp(target: EchoTarget): Promise<void> {
+  const call = echoCall(target);
   await sequential(Math.min(500, CALLS), call);
   await concurrent(Math.min(1000, CALLS), CONCURRENCY, call);
-  const cpuBefore = [cpuOf(probe?.server ?? []), cpuOf(probe?.upstream ?? [])];
+}
+
+/** `CALLS` sequential calls, then `CALLS` at `CONCURRENCY`, with the CPU time they cost. */
+async function measureRound(target: EchoTarget): Promise<RoundFigures> {
+  const call = echoCall(target);
+  const before = {
+    server: cpuOf(target.probe?.server),
+    upstream: cpuOf(target.probe?.upstream),
+    client: process.cpuUsage(),
+  };
   const latencies = await sequential(CALLS, call);
   const callsPerSec = await concurrent(CALLS, CONCURRENCY, call);
-  const cpuAfter = [cpuOf(probe?.server ?? []), cpuOf(probe?.upstream ?? [])];
-  const perCall = (i: number, pids: number[] | undefined) => {
-    const before = cpuBefore[i];
-    const after = cpuAfter[i];
-    if (!pids?.length || before === undefined || after === undefined) return {};
-    return {
-      [i === 0 ? 'serverCpuUsPerCall' : 'upstreamCpuUsPerCall']: Math.round(
-        ((after - before) * 1000) / (2 * CALLS),
-      ),
-    };
-  };
+  const clientCpu = process.cpuUsage(before.client);
+  const after = { server: cpuOf(target.probe?.server), upstream: cpuOf(target.probe?.upstream) };
+  const usPerCall = (ms: number) => (ms * 1000) / (2 * CALLS);
   return {
-    p50Ms: round(percentile(latencies, 0.5)),
-    p99Ms: round(percentile(latencies, 0.99)),
-    meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
-    callsPerSec: Math.round(callsPerSec),
-    ...perCall(0, probe?.server),
-    ...perCall(1, probe?.upstream),
+    latencies,
+    callsPerSec,
+    ...(before.server && after.server
+      ? {
+          server: usPerCall(after.server.total - before.server.total),
+          serverSystem: usPerCall(after.server.system - before.server.system),
+        }
+      : {}),
+    ...(before.upstream && after.upstream
+      ? { upstream: usPerCall(after.upstream.total - before.upstream.total) }
+      : {}),
+    client: usPerCall((clientCpu.user + clientCpu.system) / 1000),
   };
 }
 
-async function benchFloor(): Promise<EchoFigures> {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function summarise(rounds: RoundFigures[]): EchoFigures {
+  const pooled = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const cpu = (pick: (r: RoundFigures) => number | undefined) => {
+    const values = rounds.map(pick).filter((v): v is number => v !== undefined);
+    return values.length === rounds.length ? Math.round(median(values)) : undefined;
+  };
+  const server = cpu((r) => r.server);
+  const serverSystem = cpu((r) => r.serverSystem);
+  const upstream = cpu((r) => r.upstream);
+  return {
+    p50Ms: round(percentile(pooled, 0.5)),
+    p99Ms: round(percentile(pooled, 0.99)),
+    meanMs: round(pooled.reduce((a, b) => a + b, 0) / pooled.length),
+    p50MsByRound: rounds.map((r) =>
+      round(
+        percentile(
+          [...r.latencies].sort((a, b) => a - b),
+          0.5,
+        ),
+      ),
+    ),
+    callsPerSec: Math.round(median(rounds.map((r) => r.callsPerSec))),
+    callsPerSecByRound: rounds.map((r) => Math.round(r.callsPerSec)),
+    ...(server === undefined ? {} : { serverCpuUsPerCall: server }),
+    ...(serverSystem === undefined ? {} : { serverSystemCpuUsPerCall: serverSystem }),
+    ...(upstream === undefined ? {} : { upstreamCpuUsPerCall: upstream }),
+    clientCpuUsPerCall: cpu((r) => r.client) ?? 0,
+  };
+}
+
+async function openFloor(): Promise<EchoTarget> {
   progress('echo (a) floor: starting floor-server.ts');
   const { url, child } = await startServer('floor-server.ts', []);
-  try {
-    const client = await connect(new StreamableHTTPClientTransport(new URL(url)));
-    progress(`echo (a) floor: measuring on ${url}`);
-    const figures = await measureEcho(client, 'echo', { server: [child.pid!] });
-    await client.close();
-    return figures;
-  } finally {
-    await stopServer(child);
-  }
+  const client = await connect(new StreamableHTTPClientTransport(new URL(url)));
+  return {
+    name: 'floor',
+    client,
+    tool: 'echo',
+    probe: { server: [child.pid!] },
+    close: async () => {
+      await client.close();
+      await stopServer(child);
+    },
+  };
 }
 
-async function benchZiggieEcho(dir: string): Promise<EchoFigures> {
+async function openZiggie(dir: string): Promise<EchoTarget> {
   progress('echo (b) ziggie: starting Ziggie with server-everything over stdio');
   const config = join(dir, 'echo.yaml');
   writeZiggieConfig(config, join(dir, 'echo-data'), {
     everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio'] },
   });
   const { url, child } = await startServer('ziggie-server.ts', [config, '1'], { profile: true });
-  try {
-    const client = await connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
-    progress(`echo (b) ziggie: measuring everything__echo on ${url}/mcp`);
-    const figures = await measureEcho(client, 'everything__echo', {
-      server: [child.pid!],
-      upstream: childPids(child.pid),
-    });
-    await client.close();
-    return figures;
-  } finally {
-    await stopServer(child);
-  }
+  const client = await connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
+  return {
+    name: 'ziggie',
+    client,
+    tool: 'everything__echo',
+    probe: { server: [child.pid!], upstream: childPids(child.pid) },
+    close: async () => {
+      await client.close();
+      await stopServer(child);
+    },
+  };
 }
 
-async function benchDirect(): Promise<EchoFigures> {
-  progress('echo (c) direct: server-everything over stdio');
+async function openDirect(): Promise<EchoTarget> {
+  progress('echo (c) direct: starting server-everything over stdio');
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [EVERYTHING_ENTRY, 'stdio'],
     stderr: 'ignore',
   });
   const client = await connect(transport);
+  return {
+    name: 'direct',
+    client,
+    tool: 'echo',
+    ...(transport.pid === null ? {} : { probe: { server: [transport.pid] } }),
+    close: () => client.close(),
+  };
+}
+
+/** The echo rows, measured in `ROUNDS` rounds of floor, Ziggie and direct back to back. */
+async function benchEcho(dir: string): Promise<Record<EchoTarget['name'], EchoFigures>> {
+  const targets: EchoTarget[] = [];
   try {
-    return await measureEcho(
-      client,
-      'echo',
-      transport.pid === null ? undefined : { server: [transport.pid] },
-    );
+    targets.push(await openFloor(), await openZiggie(dir), await openDirect());
+    for (const target of targets) {
+      progress(`echo: warming up ${target.name}`);
+      await warmUp(target);
+    }
+    const rounds = new Map<EchoTarget['name'], RoundFigures[]>(targets.map((t) => [t.name, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      progress(`echo: round ${round} of ${ROUNDS}`);
+      for (const target of targets) rounds.get(target.name)!.push(await measureRound(target));
+    }
+    return {
+      floor: summarise(rounds.get('floor')!),
+      ziggie: summarise(rounds.get('ziggie')!),
+      direct: summarise(rounds.get('direct')!),
+    };
   } finally {
-    await client.close();
+    for (const target of targets) await target.close();
   }
 }
 
@@ -419,21 +531,23 @@ const report: Record<string, unknown> = {
     loadAvg1m: round(loadavg()[0] ?? 0, 2),
   },
   code: codeVersion(),
-  settings: { calls: CALLS, concurrency: CONCURRENCY, listCalls: LIST_CALLS },
+  settings: { calls: CALLS, rounds: ROUNDS, concurrency: CONCURRENCY, listCalls: LIST_CALLS },
 };
 
 try {
   if (opts.only !== 'list') {
-    const floor = await benchFloor();
-    const ziggie = await benchZiggieEcho(dir);
-    const direct = await benchDirect();
-    report.echo = { floor, ziggie, direct };
+    const echo = await benchEcho(dir);
+    const { floor, ziggie } = echo;
+    report.echo = echo;
     const addedP50Ms = round(ziggie.p50Ms - floor.p50Ms);
-    const throughputRatio = round(ziggie.callsPerSec / floor.callsPerSec);
+    // Per round (floor and Ziggie measured back to back), then the median.
+    const ratios = ziggie.callsPerSecByRound.map((perSec, i) => perSec / floor.callsPerSecByRound[i]!);
+    const throughputRatio = round(median(ratios));
     report.budget = {
       addedP50Ms,
       addedP50BudgetMs: ADDED_P50_BUDGET_MS,
       throughputRatio,
+      throughputRatioByRound: ratios.map((r) => round(r)),
       throughputBudget: THROUGHPUT_BUDGET,
       pass: addedP50Ms <= ADDED_P50_BUDGET_MS && throughputRatio >= THROUGHPUT_BUDGET,
     };
