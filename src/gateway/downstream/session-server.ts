@@ -13,6 +13,7 @@ import type { Catalog } from '../catalog.ts';
 import { invokeTool } from '../invoke-tool.ts';
 import type { Upstream } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
+import { callerOf } from './caller.ts';
 import { toProtocolError } from './errors.ts';
 import type { HeldCallRegistry } from './held-calls.ts';
 import { assertPermitted } from './permissions.ts';
@@ -114,6 +115,7 @@ export function createSessionServer(
     try {
       const result = await invokeTool(services, view, name, args, {
         signal: ctx.mcpReq.signal,
+        caller: callerOf(ctx),
         ...(session.logLevel ? { logLevel: session.logLevel } : {}),
         ...(progressToken === undefined
           ? {}

@@ -13,6 +13,7 @@ import {
 import { invokeTool } from '../invoke-tool.ts';
 import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
+import { callerOf } from './caller.ts';
 import { toProtocolError } from './errors.ts';
 import type { HeldCall, HeldState } from './held-calls.ts';
 import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
@@ -80,6 +81,7 @@ export async function callToolStateless(
       call = services.heldCalls.start<CallToolResult>(owner, (held, signal) =>
         invokeTool(services, view, name, args, {
           signal,
+          caller: callerOf(ctx),
           ...(logLevel ? { logLevel } : {}),
           clientCapabilities: envelopeCapabilities(ctx),
           onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),

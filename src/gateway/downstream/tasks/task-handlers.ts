@@ -10,6 +10,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { invokeTool } from '../../invoke-tool.ts';
 import type { CatalogView } from '../../view.ts';
+import { callerOf } from '../caller.ts';
 import { toProtocolError } from '../errors.ts';
 import type { DownstreamSession } from '../session.ts';
 import type { SessionServices } from '../session-server.ts';
@@ -59,6 +60,7 @@ export async function callToolAsTask(
       (held, signal) =>
         invokeTool(services, view, name, args, {
           signal,
+          caller: callerOf(ctx),
           onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
           track: (target) => {
             const inFlight = services.sessions.beginCall(session, target, {
