@@ -55,6 +55,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(mcpRoutes, {
     gateway: options.gateway,
     auth: options.auth,
+    workspaces: options.workspaces,
+    agents: options.agents,
     maxBodyBytes: options.maxBodyBytes,
     sessionIdleMs: options.sessionIdleMs ?? 30 * 60_000,
   });

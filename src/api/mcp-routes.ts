@@ -9,9 +9,10 @@ import type { Gateway } from '../gateway/gateway.ts';
 import type { CatalogView } from '../gateway/view.ts';
 import { toZiggieError } from './error-handler.ts';
 import { gateToolCalls, mcpAuthInfo } from './mcp-auth.ts';
+import { type McpEndpoint, type McpScopeDeps, scopedView } from './mcp-scope.ts';
 import { SessionTransport } from './session-transport.ts';
 
-export interface McpRoutesOptions {
+export interface McpRoutesOptions extends McpScopeDeps {
   gateway: Gateway;
   auth: AuthService;
   maxBodyBytes: number;
@@ -136,11 +137,11 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
   };
 
   const withView =
-    (resolve: (request: FastifyRequest) => CatalogView) =>
+    (endpoint: (request: FastifyRequest) => McpEndpoint) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
       let view: CatalogView;
       try {
-        view = resolve(request);
+        view = await scopedView(options, request, endpoint(request));
       } catch (error) {
         if (!isZiggieError(error)) throw error;
         return replyJsonRpcError(reply, error.status, error.jsonRpcCode, error.message);
@@ -151,12 +152,18 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
   const methods = ['GET', 'POST', 'DELETE'] as const;
   // Listing is the floor on MCP endpoints; tools/call needs mcp.tools.execute (gateToolCalls, and the handlers).
   const config = { access: 'mcp.tools.list' } as const;
-  app.route({ method: [...methods], url: '/mcp', config, handler: withView(() => gateway.aggregateView()) });
+  app.route({ method: [...methods], url: '/mcp', config, handler: withView(() => ({ kind: 'aggregate' })) });
   app.route({
     method: [...methods],
     url: '/servers/:name/mcp',
     config,
-    handler: withView((request) => gateway.serverView((request.params as { name: string }).name)),
+    handler: withView((request) => ({ kind: 'server', server: (request.params as { name: string }).name })),
+  });
+  app.route({
+    method: [...methods],
+    url: '/workspaces/:ws/mcp',
+    config,
+    handler: withView((request) => ({ kind: 'workspace', workspace: (request.params as { ws: string }).ws })),
   });
 }
 

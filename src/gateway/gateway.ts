@@ -201,6 +201,13 @@ export class Gateway implements SessionServices {
     return this.view({ id: 'aggregate', servers: 'all', prefixed: true });
   }
 
+  /** A workspace's tool set (`/workspaces/<ws>/mcp`): the servers it may use, prefixed as on `/mcp`. */
+  workspaceView(workspace: string, servers: readonly string[]): CatalogView {
+    // The id carries the server list, so a workspace whose servers changed gets a fresh view.
+    const sorted = [...servers].sort();
+    return this.view({ id: `workspace:${workspace}:${sorted.join(',')}`, servers: sorted, prefixed: true });
+  }
+
   serverView(name: string): CatalogView {
     if (!this.#upstreams.has(name)) {
       throw new ZiggieError('UPSTREAM_NOT_FOUND', `no server named "${name}"`, { server: name });

@@ -56,6 +56,9 @@ const TABLE: Record<string, RouteAccess> = {
   'GET /servers/:name/mcp': 'mcp.tools.list',
   'POST /servers/:name/mcp': 'mcp.tools.list',
   'DELETE /servers/:name/mcp': 'mcp.tools.list',
+  'GET /workspaces/:ws/mcp': 'mcp.tools.list',
+  'POST /workspaces/:ws/mcp': 'mcp.tools.list',
+  'DELETE /workspaces/:ws/mcp': 'mcp.tools.list',
 };
 
 const BOOTSTRAP = 'authz-table-bootstrap-token-0123456789';
