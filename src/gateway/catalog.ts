@@ -138,14 +138,17 @@ export class Catalog {
     if (this.#pinning === 'off')
       return tools.map((tool) => ({ tool, hash: toolDefinitionHash(tool), changed: false }));
     const known = new Map((await this.#pins.list(server)).map((pin) => [pin.tool, pin]));
-    const out: CatalogTool[] = [];
-    for (const tool of tools) {
-      const hash = toolDefinitionHash(tool);
-      let pin = known.get(tool.name);
-      if (!pin || pin.currentHash !== hash) {
-        pin = await this.#pins.observe(server, tool.name, hash, pinnedDefinitionJson(tool));
-      }
-      const changed = pin.approvedHash !== hash;
+    const hashed = tools.map((tool) => ({ tool, hash: toolDefinitionHash(tool) }));
+    // New and changed definitions are written in one transaction: one commit for the whole listing.
+    const unseen = hashed.filter(({ tool, hash }) => known.get(tool.name)?.currentHash !== hash);
+    const observed = await this.#pins.observeAll(
+      server,
+      unseen.map(({ tool, hash }) => ({ tool: tool.name, hash, definition: pinnedDefinitionJson(tool) })),
+    );
+    const pins = new Map(known);
+    for (const pin of observed) pins.set(pin.tool, pin);
+    return hashed.map(({ tool, hash }) => {
+      const changed = pins.get(tool.name)?.approvedHash !== hash;
       if (changed && known.get(tool.name)?.currentHash !== hash) {
         this.#logger.warn(
           { server, tool: tool.name, pinning: this.#pinning },
@@ -153,9 +156,8 @@ export class Catalog {
         );
         this.#events.onToolChanged(server, tool.name);
       }
-      out.push({ tool, hash, changed });
-    }
-    return out;
+      return { tool, hash, changed };
+    });
   }
 
   #changed(server: string, kinds: ListKind[]): void {

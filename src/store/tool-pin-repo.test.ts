@@ -59,6 +59,25 @@ describe('tool pin repo', () => {
       expect(reverted.changedAt).toEqual(changed.changedAt);
     });
 
+    it('observes a whole listing at once, in order: new, unchanged and changed tools', async () => {
+      const pins = store().toolPins;
+      await pins.observe('pins-h', 'old', 'h1', 'd1');
+      await pins.observe('pins-h', 'same', 's1', 's1');
+      const observed = await pins.observeAll('pins-h', [
+        { tool: 'new', hash: 'n1', definition: 'n1' },
+        { tool: 'same', hash: 's1', definition: 's1' },
+        { tool: 'old', hash: 'h2', definition: 'd2' },
+      ]);
+      expect(observed.map((pin) => [pin.tool, pin.approvedHash, pin.currentHash])).toEqual([
+        ['new', 'n1', 'n1'],
+        ['same', 's1', 's1'],
+        ['old', 'h1', 'h2'],
+      ]);
+      expect(observed[2]?.changedAt).not.toBeNull();
+      expect(await pins.observeAll('pins-h', [])).toEqual([]);
+      expect((await pins.list('pins-h')).map((pin) => pin.tool)).toEqual(['new', 'old', 'same']);
+    });
+
     it('answers false/undefined for unknown tools', async () => {
       expect(await store().toolPins.approve('pins-none', 'x')).toBe(false);
       expect(await store().toolPins.get('pins-none', 'x')).toBeUndefined();

@@ -1,7 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { StoreDb, ToolPinsTable } from './schema.ts';
 import { inTransaction } from './sql-transaction.ts';
-import type { ToolPin, ToolPinRepo } from './types.ts';
+import type { ToolObservation, ToolPin, ToolPinRepo } from './types.ts';
 
 /**
  * Tool-definition pins. `changedAt` is the time the most recent definition that differs from the
@@ -32,48 +32,17 @@ export class SqlToolPinRepo implements ToolPinRepo {
   }
 
   async observe(server: string, tool: string, hash: string, definition: string): Promise<ToolPin> {
+    const [pin] = await this.observeAll(server, [{ tool, hash, definition }]);
+    return pin!;
+  }
+
+  async observeAll(server: string, observations: readonly ToolObservation[]): Promise<ToolPin[]> {
+    if (observations.length === 0) return [];
     const now = Date.now();
     return inTransaction(this.#db, async (trx) => {
-      // Insert-or-nothing first: race-free on PostgreSQL (a concurrent insert of the same key waits).
-      const inserted = await trx
-        .insertInto('tool_pins')
-        .values({
-          server,
-          tool,
-          approved_hash: hash,
-          current_hash: hash,
-          current_definition: definition,
-          first_seen_at: now,
-          changed_at: null,
-        })
-        .onConflict((oc) => oc.columns(['server', 'tool']).doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (inserted) return toPin(inserted);
-
-      // Only a different hash writes: re-observing an unchanged catalog costs no disk write (no fsync).
-      // SET expressions read the old row, so `changed_at` compares against the previous hashes.
-      const updated = await trx
-        .updateTable('tool_pins')
-        .set({
-          current_hash: hash,
-          current_definition: definition,
-          changed_at: sql<number | null>`case when approved_hash <> ${hash} then ${now} else changed_at end`,
-        })
-        .where('server', '=', server)
-        .where('tool', '=', tool)
-        .where('current_hash', '<>', hash)
-        .returningAll()
-        .executeTakeFirst();
-      if (updated) return toPin(updated);
-
-      const unchanged = await trx
-        .selectFrom('tool_pins')
-        .selectAll()
-        .where('server', '=', server)
-        .where('tool', '=', tool)
-        .executeTakeFirstOrThrow();
-      return toPin(unchanged);
+      const pins: ToolPin[] = [];
+      for (const observation of observations) pins.push(await observeIn(trx, server, observation, now));
+      return pins;
     });
   }
 
@@ -86,6 +55,51 @@ export class SqlToolPinRepo implements ToolPinRepo {
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
+}
+
+/** One tool's observation inside the caller's transaction. */
+async function observeIn(trx: StoreDb, server: string, seen: ToolObservation, now: number): Promise<ToolPin> {
+  const { tool, hash, definition } = seen;
+  // Insert-or-nothing first: race-free on PostgreSQL (a concurrent insert of the same key waits).
+  const inserted = await trx
+    .insertInto('tool_pins')
+    .values({
+      server,
+      tool,
+      approved_hash: hash,
+      current_hash: hash,
+      current_definition: definition,
+      first_seen_at: now,
+      changed_at: null,
+    })
+    .onConflict((oc) => oc.columns(['server', 'tool']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return toPin(inserted);
+
+  // Only a different hash writes: re-observing an unchanged catalog costs no disk write (no fsync).
+  // SET expressions read the old row, so `changed_at` compares against the previous hashes.
+  const updated = await trx
+    .updateTable('tool_pins')
+    .set({
+      current_hash: hash,
+      current_definition: definition,
+      changed_at: sql<number | null>`case when approved_hash <> ${hash} then ${now} else changed_at end`,
+    })
+    .where('server', '=', server)
+    .where('tool', '=', tool)
+    .where('current_hash', '<>', hash)
+    .returningAll()
+    .executeTakeFirst();
+  if (updated) return toPin(updated);
+
+  const unchanged = await trx
+    .selectFrom('tool_pins')
+    .selectAll()
+    .where('server', '=', server)
+    .where('tool', '=', tool)
+    .executeTakeFirstOrThrow();
+  return toPin(unchanged);
 }
 
 function toPin(row: Selectable<ToolPinsTable>): ToolPin {

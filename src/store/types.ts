@@ -56,6 +56,13 @@ export interface ServerRepo {
   remove(name: string): Promise<boolean>;
 }
 
+/** A tool definition seen in a listing, for `ToolPinRepo.observeAll`. */
+export interface ToolObservation {
+  tool: string;
+  hash: string;
+  definition: string;
+}
+
 export interface ToolPinRepo {
   list(server?: string): Promise<ToolPin[]>;
   get(server: string, tool: string): Promise<ToolPin | undefined>;
@@ -65,6 +72,8 @@ export interface ToolPinRepo {
    * Returns the pin after the update.
    */
   observe(server: string, tool: string, hash: string, definition: string): Promise<ToolPin>;
+  /** `observe` for several tools of one server in one transaction (one commit for a whole listing). */
+  observeAll(server: string, observations: readonly ToolObservation[]): Promise<ToolPin[]>;
   /** Accepts the current definition: approvedHash := currentHash. Returns false when unknown. */
   approve(server: string, tool: string): Promise<boolean>;
 }
