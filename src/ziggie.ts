@@ -89,6 +89,8 @@ export class Ziggie {
         audit: { record: (event) => ziggie.audit.enqueue(event) },
         // Unset mode: local on loopback; `listen` refuses a non-loopback host without `required`.
         settings: { ...config.auth, mode: config.auth.mode ?? (isLoopbackHost(host) ? 'local' : 'required') },
+        // Agent keys and tokens act with the registry's tier, and stop at once when the agent is disabled.
+        agents: ziggie.agents,
       });
       // The workspaces of ziggie.yaml, created or brought up to date (a clash refuses to start).
       await ziggie.workspaces.declare(config.workspaces, SYSTEM_ACTOR);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rolePermissions } from '../core/policy.ts';
+import { rolePermissions, type Tier } from '../core/policy.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import type { AuthAuditEvent } from './audit-sink.ts';
@@ -215,6 +215,38 @@ describe('API keys', () => {
     await expect(auth.accounts.createKey(admin, { name: 'x', agentId: 'a' })).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
     });
+  });
+
+  it("follow the agent directory: the agent's current tier, refused once it is disabled or removed", async () => {
+    const agents = new Map<string, { tier: Tier; disabled: boolean }>([
+      ['scout', { tier: 'L2', disabled: false }],
+    ]);
+    const withRegistry = await AuthService.create({
+      store: store.auth,
+      settings: settings(),
+      audit: { record: () => {} },
+      agents: { find: async (id) => agents.get(id) },
+    });
+    const { key } = await withRegistry.accounts.createKey(admin, { name: 'scout', agentId: 'scout' });
+    const { token } = await withRegistry.issueToken(
+      (await withRegistry.authenticate({ bearer: key })) ?? expect.fail('the key works'),
+      {},
+    );
+    agents.set('scout', { tier: 'L3', disabled: false });
+    expect(await withRegistry.authenticate({ bearer: key })).toMatchObject({ tier: 'L3' });
+    expect((await withRegistry.authenticate({ bearer: token }))?.permissions.has('DELEGATE_TO_L3')).toBe(
+      false,
+    );
+    agents.delete('scout');
+    const gone = (credential: string) =>
+      withRegistry.authenticate({ bearer: credential }).then(
+        () => expect.fail('accepted'),
+        (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+      );
+    expect(await gone(key)).toMatch(
+      /^AUTH_INVALID: API key zgk_\w+ refused: agent "scout" is not registered$/,
+    );
+    expect(await gone(token)).toBe('AUTH_INVALID: access token refused: agent "scout" is not registered');
   });
 
   it('refuses an unknown key without saying more', async () => {

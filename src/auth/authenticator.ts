@@ -59,17 +59,20 @@ export class Authenticator {
 
   async #fromToken(token: string, audiences?: readonly string[]): Promise<Identity> {
     const claims = await this.#tokens.verify(token, audiences);
+    // An agent's token follows the registry: its tier today, refused once the agent is disabled or gone.
+    const tier =
+      claims.actor === 'agent' && claims.tier
+        ? await this.#agentTier(claims.sub, claims.tier, 'access token')
+        : claims.tier;
     // A token never carries more than its role or tier grants today.
     const granted =
-      claims.actor === 'agent'
-        ? claims.tier && tierPermissions(claims.tier)
-        : claims.role && rolePermissions(claims.role);
+      claims.actor === 'agent' ? tier && tierPermissions(tier) : claims.role && rolePermissions(claims.role);
     if (!granted) throw new ZiggieError('AUTH_INVALID', 'access token refused: malformed claims');
     return {
       actor: { type: claims.actor, id: claims.sub },
       permissions: new Set(claims.permissions.filter((p) => granted.has(p))),
       ...(claims.role ? { role: claims.role } : {}),
-      ...(claims.tier ? { tier: claims.tier } : {}),
+      ...(tier ? { tier } : {}),
       method: 'token',
       ...(claims.sid ? { credentialId: claims.sid } : {}),
       expiresAt: claims.exp,
@@ -102,22 +105,31 @@ export class Authenticator {
     }
     if (record.kind === 'agent') {
       const agentId = record.subject ?? '';
-      let tier = record.tier;
-      if (this.#agents) {
-        const agent = await this.#agents.find(agentId);
-        if (!agent || agent.disabled) {
-          throw new ZiggieError(
-            'AUTH_INVALID',
-            `API key ${record.prefix} refused: its agent is gone or disabled`,
-          );
-        }
-        tier = agent.tier;
-      }
+      const tier = await this.#agentTier(agentId, record.tier, `API key ${record.prefix}`);
       if (!tier) throw new ZiggieError('AUTH_INVALID', `API key ${record.prefix} refused: no tier`);
       return { actor: { type: 'agent', id: agentId }, permissions: tierPermissions(tier), tier, ...common };
     }
     const role = record.role ?? 'viewer';
     return { actor: { type: 'key', id: record.id }, permissions: rolePermissions(role), role, ...common };
+  }
+
+  /**
+   * The tier an agent's credential acts with: the registry's, when one is connected (looked up on
+   * every request, so a changed tier applies at once); `AUTH_INVALID` when the agent is disabled or
+   * no longer registered. Without a registry, the tier the credential carries.
+   */
+  async #agentTier(
+    agentId: string,
+    carried: Tier | null | undefined,
+    what: string,
+  ): Promise<Tier | undefined> {
+    if (!this.#agents) return carried ?? undefined;
+    const agent = await this.#agents.find(agentId);
+    if (!agent)
+      throw new ZiggieError('AUTH_INVALID', `${what} refused: agent "${agentId}" is not registered`);
+    if (agent.disabled)
+      throw new ZiggieError('AUTH_INVALID', `${what} refused: agent "${agentId}" is disabled`);
+    return agent.tier;
   }
 
   /** The identity of a session cookie; `AUTH_INVALID` when unknown, revoked, expired or its user is disabled. */

@@ -117,6 +117,13 @@ beforeAll(async () => {
     else process.env.ZIGGIE_BOOTSTRAP_TOKEN = previous;
   }
   await waitFor(() => harness.ziggie.gateway.aggregateView().tools().length > 1, 30_000, 'the tools');
+  // The L3 key below acts as a registered agent.
+  const agent = await api('/api/agents', {
+    method: 'POST',
+    key: BOOTSTRAP,
+    body: JSON.stringify({ id: 'micro-7', name: 'Micro 7', tier: 'L3' }),
+  });
+  expect(agent.status).toBe(201);
   for (const [name, body] of [
     ['viewer', { role: 'viewer' }],
     ['operator', { role: 'operator' }],

@@ -94,6 +94,14 @@ beforeAll(async () => {
   for (const role of ROLES)
     identities.push({ name: role, key: await create(role, { role }), permissions: rolePermissions(role) });
   for (const tier of TIERS) {
+    // Agent keys act as a registered agent, with the registry's tier.
+    const agent = await app.inject({
+      method: 'POST',
+      url: '/api/agents',
+      headers: admin,
+      payload: { id: `agent-${tier}`, name: `Agent ${tier}`, tier },
+    });
+    expect(agent.statusCode, agent.body).toBe(201);
     identities.push({
       name: tier,
       key: await create(tier, { agentId: `agent-${tier}`, tier }),
