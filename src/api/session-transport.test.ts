@@ -185,13 +185,27 @@ describe('SessionTransport (Streamable HTTP sessions on node:http)', () => {
   it('writes a result marked with reuseJson from its cached text, with the request id', async () => {
     const id = await initialize(endpoint.url);
     for (const requestId of [7, 'seven']) {
-      const { text } = await post(
+      const { response, text } = await post(
         endpoint.url,
         { jsonrpc: '2.0', id: requestId, method: 'tools/list' },
         { 'mcp-session-id': id },
       );
       expect(JSON.parse(text)).toEqual({ jsonrpc: '2.0', id: requestId, result: TOOLS });
+      expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
     }
+    const batch = await post(
+      endpoint.url,
+      [
+        { jsonrpc: '2.0', id: 8, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 9, method: 'ping' },
+      ],
+      { 'mcp-session-id': id },
+    );
+    expect(JSON.parse(batch.text)).toEqual([
+      { jsonrpc: '2.0', id: 8, result: TOOLS },
+      { jsonrpc: '2.0', id: 9, result: {} },
+    ]);
+    expect(batch.response.headers.get('content-length')).toBe(String(Buffer.byteLength(batch.text)));
   });
 
   it('answers a batch with a JSON array, and notifications alone with 202', async () => {

@@ -10,7 +10,7 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
-import { reusedJsonText } from '../gateway/downstream/json-text.ts';
+import { reusedJsonBytes, reusedJsonText } from '../gateway/downstream/json-text.ts';
 
 /** The SDK's limits and timings, kept so clients see the same server whichever transport runs. */
 const MAX_BATCH_SIZE = 100;
@@ -271,8 +271,19 @@ export class SessionTransport implements Transport {
 function serialize(message: JSONRPCMessage): string {
   const result = 'result' in message ? reusedJsonText(message.result) : undefined;
   if (result === undefined) return JSON.stringify(message);
+  return `${envelopeHead(message)}${result}}`;
+}
+
+/** `{"jsonrpc":"2.0","id":…,"result":` of a response whose result is written separately. */
+function envelopeHead(message: JSONRPCMessage): string {
   const { result: _, ...envelope } = message as { result: unknown };
-  return `${JSON.stringify(envelope).slice(0, -1)},"result":${result}}`;
+  return `${JSON.stringify(envelope).slice(0, -1)},"result":`;
+}
+
+/** The JSON body of an answer as chunks: a reused result goes as its cached bytes, not re-encoded. */
+function jsonChunks(message: JSONRPCMessage): Array<string | Buffer> {
+  const result = 'result' in message ? reusedJsonBytes(message.result) : undefined;
+  return result === undefined ? [JSON.stringify(message)] : [envelopeHead(message), result, '}'];
 }
 
 function sseEvent(message: JSONRPCMessage): string {
@@ -372,14 +383,25 @@ class Exchange {
     const res = this.#res;
     if (res.destroyed) return;
     const answers = this.#answers;
-    const text = answers.length === 1 ? serialize(answers[0]!) : `[${answers.map(serialize).join(',')}]`;
-    // One write: status line, headers and body together (Node joins a string body to the headers).
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'mcp-session-id': this.#sessionId,
-    });
-    res.end(text);
+    const chunks =
+      answers.length === 1
+        ? jsonChunks(answers[0]!)
+        : ['[', ...answers.flatMap((answer, i) => [...(i > 0 ? [','] : []), ...jsonChunks(answer)]), ']'];
+    const headers = { 'content-type': 'application/json', 'mcp-session-id': this.#sessionId };
+    if (chunks.every((chunk) => typeof chunk === 'string')) {
+      // One write: status line, headers and body together (Node joins a string body to the headers).
+      const text = chunks.join('');
+      res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    // A cached result: its bytes go as they are, the chunks gathered into one writev by the cork.
+    let length = 0;
+    for (const chunk of chunks) length += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    res.writeHead(200, { ...headers, 'content-length': length });
+    res.cork();
+    for (const chunk of chunks) res.write(chunk);
+    res.end();
   }
 
   /** The answer as an SSE stream from now on (the responses held so far go first). */
