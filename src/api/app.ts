@@ -16,6 +16,7 @@ import { healthRoutes } from './health-routes.ts';
 import { registerHostOriginGuard } from './host-origin-guard.ts';
 import { mcpFacadeRoutes } from './mcp-facade-routes.ts';
 import { mcpRoutes } from './mcp-routes.ts';
+import { registerOpenApi } from './openapi.ts';
 import { workspaceRoutes } from './workspace-routes.ts';
 
 export interface AppOptions {
@@ -46,6 +47,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before any route: it checks each route declares its access as it is registered.
   registerAuthHook(app, options.auth);
   registerErrorHandler(app);
+  // Before any route too: it documents every route registered after it (GET /api/openapi.json).
+  await registerOpenApi(app, { cookieName: options.auth.settings.sessions.cookieName });
   await app.register(healthRoutes, options);
   await app.register(mcpFacadeRoutes, options);
   await app.register(authRoutes, { auth: options.auth });

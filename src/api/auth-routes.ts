@@ -1,9 +1,86 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NewKeySchema, NewUserSchema, UserChangeSchema } from '../auth/accounts.ts';
+import { LoginSchema, TokenRequestSchema } from '../auth/auth-service.ts';
 import { type AuthService, type Identity, publicKey, publicUser } from '../auth/index.ts';
 import { PERMISSIONS } from '../core/access.ts';
 import { ZiggieError } from '../core/errors.ts';
 import { MCP_PERMISSIONS } from '../core/policy.ts';
 import { baseUrlOf, cookieOf, PROTECTED_RESOURCE_PATH } from './auth-hook.ts';
+import { jsonSchemaOf, type RouteDoc } from './openapi.ts';
+
+const authTags: RouteDoc['tags'] = ['auth'];
+const users: RouteDoc['tags'] = ['users'];
+const keys: RouteDoc['tags'] = ['keys'];
+const DOCS = {
+  login: {
+    summary: 'Sign in (password or API key): sets the session cookie',
+    tags: authTags,
+    body: jsonSchemaOf(LoginSchema),
+    response: { 200: { description: '`{user, expiresAt}`, and `Set-Cookie` with the session' } },
+  },
+  logout: {
+    summary: 'End the session',
+    tags: authTags,
+    response: { 200: { description: '`{signedOut}`' } },
+  },
+  me: {
+    summary: 'Who the request is',
+    tags: authTags,
+    response: { 200: { description: '`{actor: {type, id}, method, role?, tier?, permissions, expiresAt}`' } },
+  },
+  token: {
+    summary: 'Mint an access token (JWT) for the caller',
+    tags: authTags,
+    body: jsonSchemaOf(TokenRequestSchema),
+    response: {
+      200: { description: '`{accessToken, tokenType: "Bearer", expiresIn, expiresAt, permissions}`' },
+    },
+  },
+  listUsers: {
+    summary: 'List users',
+    tags: users,
+    response: { 200: { description: '`{items: [user], nextCursor: null}`' } },
+  },
+  createUser: {
+    summary: 'Create a user',
+    tags: users,
+    body: jsonSchemaOf(NewUserSchema),
+    response: { 201: { description: 'The user' } },
+    'x-ziggie-errors': ['CONFLICT'],
+  },
+  updateUser: {
+    summary: 'Change a user (by id or user name)',
+    tags: users,
+    body: jsonSchemaOf(UserChangeSchema),
+    response: { 200: { description: 'The user' } },
+    'x-ziggie-errors': ['NOT_FOUND', 'CONFLICT'],
+  },
+  listKeys: {
+    summary: "List API keys (all with users.manage, else the caller's)",
+    tags: keys,
+    response: { 200: { description: '`{items: [key], nextCursor: null}`' } },
+  },
+  createKey: {
+    summary: 'Create an API key (for the caller, a role, or an agent)',
+    tags: keys,
+    body: jsonSchemaOf(NewKeySchema),
+    response: { 201: { description: "The key's record and `key`, shown this once" } },
+    'x-ziggie-errors': ['NOT_FOUND'],
+  },
+  revokeKey: {
+    summary: 'Revoke an API key',
+    tags: keys,
+    response: { 204: { description: 'Revoked', type: 'null' } },
+    'x-ziggie-errors': ['NOT_FOUND'],
+  },
+  resourceMetadata: {
+    summary: 'OAuth 2.0 protected resource metadata (RFC 9728)',
+    tags: authTags,
+    response: {
+      200: { description: '`{resource, resource_name, bearer_methods_supported, scopes_supported}`' },
+    },
+  },
+} satisfies Record<string, RouteDoc>;
 
 /** The identity the auth hook set; routes that are not public always have one. */
 function identityOf(request: FastifyRequest): Identity {
@@ -32,19 +109,27 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
       ].join('; '),
     );
 
-  app.post('/api/auth/login', { config: { access: 'public' } }, async (request, reply) => {
-    const { cookie, session, user } = await auth.login(request.body, request.ip);
-    setCookie(request, reply, cookie, Math.floor((session.expiresAt.getTime() - Date.now()) / 1000));
-    return { user: publicUser(user), expiresAt: session.expiresAt.toISOString() };
-  });
+  app.post(
+    '/api/auth/login',
+    { config: { access: 'public' }, schema: DOCS.login },
+    async (request, reply) => {
+      const { cookie, session, user } = await auth.login(request.body, request.ip);
+      setCookie(request, reply, cookie, Math.floor((session.expiresAt.getTime() - Date.now()) / 1000));
+      return { user: publicUser(user), expiresAt: session.expiresAt.toISOString() };
+    },
+  );
 
-  app.post('/api/auth/logout', { config: { access: 'authenticated' } }, async (request, reply) => {
-    const ended = await auth.logout(request.identity, request.ip);
-    if (cookieOf(request, cookieName) !== undefined) setCookie(request, reply, '', 0);
-    return { signedOut: ended };
-  });
+  app.post(
+    '/api/auth/logout',
+    { config: { access: 'authenticated' }, schema: DOCS.logout },
+    async (request, reply) => {
+      const ended = await auth.logout(request.identity, request.ip);
+      if (cookieOf(request, cookieName) !== undefined) setCookie(request, reply, '', 0);
+      return { signedOut: ended };
+    },
+  );
 
-  app.get('/api/auth/me', { config: { access: 'authenticated' } }, async (request) => {
+  app.get('/api/auth/me', { config: { access: 'authenticated' }, schema: DOCS.me }, async (request) => {
     const identity = identityOf(request);
     return {
       actor: identity.actor,
@@ -56,49 +141,69 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
     };
   });
 
-  app.post('/api/auth/token', { config: { access: 'authenticated' } }, async (request) => {
-    const issued = await auth.issueToken(identityOf(request), request.body);
-    return {
-      accessToken: issued.token,
-      tokenType: 'Bearer',
-      expiresIn: issued.expiresAt - Math.floor(Date.now() / 1000),
-      expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
-      permissions: issued.permissions,
-    };
-  });
+  app.post(
+    '/api/auth/token',
+    { config: { access: 'authenticated' }, schema: DOCS.token },
+    async (request) => {
+      const issued = await auth.issueToken(identityOf(request), request.body);
+      return {
+        accessToken: issued.token,
+        tokenType: 'Bearer',
+        expiresIn: issued.expiresAt - Math.floor(Date.now() / 1000),
+        expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
+        permissions: issued.permissions,
+      };
+    },
+  );
 
-  app.get('/api/users', { config: { access: 'users.manage' } }, async () => ({
+  app.get('/api/users', { config: { access: 'users.manage' }, schema: DOCS.listUsers }, async () => ({
     items: (await auth.accounts.listUsers()).map(publicUser),
     nextCursor: null,
   }));
 
-  app.post('/api/users', { config: { access: 'users.manage' } }, async (request, reply) => {
-    const user = await auth.accounts.createUser(identityOf(request), request.body, request.ip);
-    return reply.code(201).send(publicUser(user));
-  });
+  app.post(
+    '/api/users',
+    { config: { access: 'users.manage' }, schema: DOCS.createUser },
+    async (request, reply) => {
+      const user = await auth.accounts.createUser(identityOf(request), request.body, request.ip);
+      return reply.code(201).send(publicUser(user));
+    },
+  );
 
-  app.patch('/api/users/:id', { config: { access: 'users.manage' } }, async (request) => {
-    const { id } = request.params as { id: string };
-    const user = await auth.accounts.updateUser(identityOf(request), id, request.body, request.ip);
-    return publicUser(user);
-  });
+  app.patch(
+    '/api/users/:id',
+    { config: { access: 'users.manage' }, schema: DOCS.updateUser },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const user = await auth.accounts.updateUser(identityOf(request), id, request.body, request.ip);
+      return publicUser(user);
+    },
+  );
 
-  app.get('/api/keys', { config: { access: 'keys.manage' } }, async (request) => ({
+  app.get('/api/keys', { config: { access: 'keys.manage' }, schema: DOCS.listKeys }, async (request) => ({
     items: (await auth.accounts.listKeys(identityOf(request))).map(publicKey),
     nextCursor: null,
   }));
 
-  app.post('/api/keys', { config: { access: 'keys.manage' } }, async (request, reply) => {
-    const { key, record } = await auth.accounts.createKey(identityOf(request), request.body, request.ip);
-    // The key is in this answer and nowhere else.
-    return reply.code(201).send({ ...publicKey(record), key });
-  });
+  app.post(
+    '/api/keys',
+    { config: { access: 'keys.manage' }, schema: DOCS.createKey },
+    async (request, reply) => {
+      const { key, record } = await auth.accounts.createKey(identityOf(request), request.body, request.ip);
+      // The key is in this answer and nowhere else.
+      return reply.code(201).send({ ...publicKey(record), key });
+    },
+  );
 
-  app.delete('/api/keys/:id', { config: { access: 'keys.manage' } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    await auth.accounts.revokeKey(identityOf(request), id, request.ip);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/api/keys/:id',
+    { config: { access: 'keys.manage' }, schema: DOCS.revokeKey },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      await auth.accounts.revokeKey(identityOf(request), id, request.ip);
+      return reply.code(204).send();
+    },
+  );
 
   // RFC 9728: what an MCP client needs to know to authenticate. Ziggie is no OAuth authorization
   // server: tokens come from `POST /api/auth/token` or are API keys, sent as Bearer.
@@ -111,10 +216,14 @@ export async function authRoutes(app: FastifyInstance, { auth }: { auth: AuthSer
       ...PERMISSIONS.filter((p) => !MCP_PERMISSIONS.includes(p as never)),
     ],
   });
-  app.get(PROTECTED_RESOURCE_PATH, { config: { access: 'public' } }, async (request) =>
-    metadata(request, '/'),
+  app.get(
+    PROTECTED_RESOURCE_PATH,
+    { config: { access: 'public' }, schema: DOCS.resourceMetadata },
+    async (request) => metadata(request, '/'),
   );
-  app.get(`${PROTECTED_RESOURCE_PATH}/*`, { config: { access: 'public' } }, async (request) =>
-    metadata(request, `/${(request.params as { '*': string })['*']}`),
+  app.get(
+    `${PROTECTED_RESOURCE_PATH}/*`,
+    { config: { access: 'public' }, schema: DOCS.resourceMetadata },
+    async (request) => metadata(request, `/${(request.params as { '*': string })['*']}`),
   );
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { Store } from '../store/types.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { RouteDoc } from './openapi.ts';
 
 export interface HealthRoutesOptions {
   gateway: Gateway;
@@ -9,15 +10,35 @@ export interface HealthRoutesOptions {
   metrics: Metrics;
 }
 
+const HEALTHZ: RouteDoc = {
+  summary: 'Liveness: the process runs',
+  tags: ['health'],
+  response: { 200: { description: '`{status: "ok"}`' } },
+};
+const READYZ: RouteDoc = {
+  summary: 'Readiness: storage answers and no upstream is still connecting',
+  tags: ['health'],
+  response: {
+    200: { description: '`{status: "ready", storage: "ok", upstreams: {<name>: <state>}}`' },
+    503: { description: '`{status: "not_ready", storage, upstreams, connecting?}`' },
+  },
+};
+const METRICS: RouteDoc = {
+  summary: 'Prometheus metrics (text exposition format)',
+  tags: ['health'],
+  produces: ['text/plain'],
+  response: { 200: { description: 'Prometheus text format', type: 'string' } },
+};
+
 /** `/healthz` (process up), `/readyz` (storage reachable, upstreams settled), `/metrics` (Prometheus). */
 export async function healthRoutes(
   app: FastifyInstance,
   { gateway, store, metrics }: HealthRoutesOptions,
 ): Promise<void> {
   // Probes carry no credentials: liveness and readiness are public (readiness names the upstreams).
-  app.get('/healthz', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { access: 'public' }, schema: HEALTHZ }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
+  app.get('/readyz', { config: { access: 'public' }, schema: READYZ }, async (_request, reply) => {
     const storage = await store.ping().then(
       () => ({ ok: true as const }),
       (error: unknown) => ({
@@ -40,7 +61,7 @@ export async function healthRoutes(
   });
 
   // Metrics name every server and tool: scrape with a viewer key.
-  app.get('/metrics', { config: { access: 'mcp.tools.list' } }, async (_request, reply) => {
+  app.get('/metrics', { config: { access: 'mcp.tools.list' }, schema: METRICS }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

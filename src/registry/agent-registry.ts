@@ -19,7 +19,7 @@ import type { RequestContext } from './workspace-registry.ts';
 export const MAX_IMPORT = 50_000;
 
 /** `{agents: [...]}`: the body of `POST /api/agents/import`. */
-const ImportSchema = z.strictObject({ agents: z.array(NewAgentSchema).max(MAX_IMPORT) });
+export const ImportSchema = z.strictObject({ agents: z.array(NewAgentSchema).max(MAX_IMPORT) });
 
 /** A node of `GET /api/agents/tree`. */
 export interface AgentTreeNode extends Omit<AgentTreeRow, 'parent'> {

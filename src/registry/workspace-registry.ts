@@ -32,8 +32,8 @@ export interface WorkspaceDetail extends Workspace {
 }
 
 /** What imports take: `{<name>: declaration}` (as in ziggie.yaml) or a list of `{name, …}`. */
-const ImportMapSchema = z.record(WorkspaceNameSchema, WorkspaceDeclarationSchema);
-const ImportListSchema = z.array(WorkspaceDeclarationSchema.extend({ name: WorkspaceNameSchema }));
+export const ImportMapSchema = z.record(WorkspaceNameSchema, WorkspaceDeclarationSchema);
+export const ImportListSchema = z.array(WorkspaceDeclarationSchema.extend({ name: WorkspaceNameSchema }));
 
 /**
  * The workspace registry: create, change, hand out ports, import declarations (ziggie.yaml at start,

@@ -13,6 +13,7 @@ import { type Harness, startZiggie } from '../helpers/ziggie-harness.ts';
 const TABLE: Record<string, RouteAccess> = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
+  'GET /api/openapi.json': 'public',
   'GET /metrics': 'mcp.tools.list',
   'GET /api/mcp/tools': 'mcp.tools.list',
   'POST /api/mcp/execute': 'mcp.tools.execute',
