@@ -175,7 +175,9 @@ describe('audit REST API', () => {
     expect(csv.headers.get('content-disposition')).toMatch(/^attachment; filename="ziggie-audit-.+\.csv"$/);
     const lines = (await csv.text()).trim().split('\r\n');
     expect(lines[0]?.startsWith('id,time,actorType,actorId,action,')).toBe(true);
-    expect(lines.slice(1).every((line) => /,TOOL_CALLED,tool,everything\/(echo|get-sum),/.test(line))).toBe(true);
+    expect(lines.slice(1).every((line) => /,TOOL_CALLED,tool,everything\/(echo|get-sum),/.test(line))).toBe(
+      true,
+    );
     expect(lines).toHaveLength(4);
 
     const exported = await api('/api/audit/export?format=json&entityType=server');
