@@ -22,8 +22,42 @@ describe('HeldCallRegistry', () => {
     expect(() => call.answer(1, { 'roots-2': { roots: [] } })).toThrow('Invalid or expired requestState');
     call.answer(2, { 'roots-2': { roots: [] } });
     expect(await call.next(never)).toEqual({ done: true, result: '{"action":"accept"} {"roots":[]}' });
-    await call.settled();
+    // Held until its outcome reached the client; then a retry with its state is a replay.
+    expect(registry.size).toBe(1);
+    registry.finish(call);
     expect(registry.size).toBe(0);
+    expect(() => registry.resume({ h: call.id, r: 2 }, 'me')).toThrow('Invalid or expired requestState');
+  });
+
+  it('delivers the outcome of an upstream call that ended between rounds on the next round, once', async () => {
+    const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 4 });
+    let finishUpstream: (value: string) => void = () => {};
+    const call = registry.start<string>('me', (held, signal) => {
+      void held.ask('elicitation/create', { message: 'optional?' }, signal).catch(() => {});
+      return new Promise<string>((resolve) => {
+        finishUpstream = resolve;
+      });
+    });
+    const round1 = await call.next(never);
+    expect(round1.done).toBe(false);
+    registry.park(call);
+    // The upstream finishes without waiting for the answer (say, it gave up on it).
+    finishUpstream('done anyway');
+    await call.settled();
+    expect(call.ended).toBe(true);
+    const resumed = registry.resume<string>({ h: call.id, r: 1 }, 'me');
+    resumed.answer(1, { 'elicitation-1': { action: 'decline' } });
+    expect(await resumed.next(never)).toEqual({ done: true, result: 'done anyway' });
+    registry.finish(resumed);
+    expect(() => registry.resume({ h: call.id, r: 1 }, 'me')).toThrow('Invalid or expired requestState');
+  });
+
+  it('does not count calls that ended toward the per-identity bound', async () => {
+    const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 1 });
+    const ended = registry.start('me', async () => 'quick');
+    await ended.settled();
+    expect(() => registry.start('me', () => new Promise<never>(() => {}))).not.toThrow();
+    registry.cancelAll();
   });
 
   it('puts requests the upstream sends together in one round, under the names it gave them', async () => {

@@ -73,6 +73,8 @@ export class HeldCall<T> {
   #wake: (() => void) | undefined;
   #nextKey = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The final outcome went to the client: a later retry with this call's state is a replay. */
+  delivered = false;
 
   constructor(owner: string, run: (call: HeldCall<T>, signal: AbortSignal) => Promise<T>) {
     this.owner = owner;
@@ -197,6 +199,11 @@ export class HeldCall<T> {
     for (const pending of this.#pending.values()) pending.reject(this.#controller.signal.reason);
   }
 
+  /** Whether the upstream call has ended (its outcome waits for the client's next round, if it has not had it). */
+  get ended(): boolean {
+    return this.#outcome !== undefined;
+  }
+
   /** Resolves once the upstream call has settled, whatever the outcome. */
   settled(): Promise<void> {
     return this.#settled.then(() => {});
@@ -234,7 +241,7 @@ export class HeldCallRegistry {
   /** Starts a call that may be held; refused when `owner` already holds the maximum. */
   start<T>(owner: string, run: (call: HeldCall<T>, signal: AbortSignal) => Promise<T>): HeldCall<T> {
     let held = 0;
-    for (const call of this.#calls.values()) if (call.owner === owner) held++;
+    for (const call of this.#calls.values()) if (call.owner === owner && !call.ended) held++;
     if (held >= this.#limits.maxPerIdentity) {
       throw new ZiggieError(
         'HELD_CALLS_EXCEEDED',
@@ -242,9 +249,11 @@ export class HeldCallRegistry {
         { limit: this.#limits.maxPerIdentity },
       );
     }
+    // A call stays here after its upstream call ended until its outcome reached the client
+    // (`finish`): an upstream that finishes, or fails, between two rounds still has its outcome
+    // delivered on the client's next round. The expiry clock bounds how long it waits for one.
     const call = new HeldCall<T>(owner, run);
     this.#calls.set(call.id, call as HeldCall<unknown>);
-    void call.settled().then(() => this.#forget(call as HeldCall<unknown>));
     return call;
   }
 
@@ -252,7 +261,14 @@ export class HeldCallRegistry {
   resume<T>(state: HeldState, owner: string): HeldCall<T> {
     const call = this.#calls.get(state.h);
     if (!call || call.owner !== owner) throw invalidState('unknown_call');
+    if (call.delivered) throw invalidState('replayed');
     return call as HeldCall<T>;
+  }
+
+  /** The call's final outcome went to the client: it is no longer held. */
+  finish(call: HeldCall<unknown>): void {
+    call.delivered = true;
+    this.#forget(call);
   }
 
   /** The call goes back to waiting for the client: expire it (and cancel upstream) after the TTL. */

@@ -118,9 +118,15 @@ export async function callToolStateless(
     };
   }
   try {
-    const outcome = await call.next(ctx.mcpReq.signal);
+    const outcome = await call.next(ctx.mcpReq.signal).catch((error: unknown) => {
+      services.heldCalls.finish(call as HeldCall<unknown>);
+      throw error;
+    });
     await relayed;
-    if (outcome.done) return outcome.result;
+    if (outcome.done) {
+      services.heldCalls.finish(call as HeldCall<unknown>);
+      return outcome.result;
+    }
     services.heldCalls.park(call as HeldCall<unknown>);
     const requestState = await services.requestStateCodec.mint({ h: call.id, r: call.round, t: name });
     return {
