@@ -103,6 +103,8 @@ describe('openStore on PostgreSQL', () => {
         'kysely_migration',
         'kysely_migration_lock',
         'mcp_tasks',
+        'task_transitions',
+        'tasks',
         'tool_calls',
         'tool_pins',
         'upstream_servers',

@@ -20,6 +20,7 @@ import { type Database, processWarningLogger, type StoreDb, type StoreLogger } f
 import { SqlServerRepo } from './server-repo.ts';
 import { ZiggieSqliteDialect } from './sqlite-dialect.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
+import { SqlTaskRepo } from './task-repo.ts';
 import { SqlToolPinRepo } from './tool-pin-repo.ts';
 import type { Store, StoreDialect, StoreRepos } from './types.ts';
 import { SqlWorkspaceRepo } from './workspace-repo.ts';
@@ -129,6 +130,7 @@ function createRepos(db: StoreDb, dialect: StoreDialect, logger: StoreLogger): S
     audit: new SqlAuditRepo(db, dialect),
     workspaces: new SqlWorkspaceRepo(db, dialect),
     agents: new SqlAgentRepo(db, dialect),
+    tasks: new SqlTaskRepo(db, dialect),
   };
 }
 

@@ -64,6 +64,8 @@ export interface Database extends AuthTables {
   workspace_ports: WorkspacePortsTable;
   agents: AgentsTable;
   agent_skills: AgentSkillsTable;
+  tasks: TasksTable;
+  task_transitions: TaskTransitionsTable;
 }
 
 /** The Kysely instance the repositories share. */
@@ -159,4 +161,54 @@ export interface AgentsTable {
 export interface AgentSkillsTable {
   skill: string;
   agent_id: string;
+}
+
+/** Orchestrator tasks (see task-repo.ts); input, output, error and skills are JSON text. */
+export interface TasksTable {
+  id: string;
+  task_type: string;
+  status: string;
+  priority: string;
+  workspace: string | null;
+  creator_type: string;
+  creator_id: string;
+  assignee: string | null;
+  reviewer_type: string | null;
+  reviewer_id: string | null;
+  parent_id: string | null;
+  depth: number;
+  required_skills_json: string;
+  input_json: string;
+  output_json: string | null;
+  error_json: string | null;
+  review_feedback: string | null;
+  attempts: number;
+  max_attempts: number;
+  rejections: number;
+  idempotency_key: string | null;
+  deadline: number | null;
+  created_at: number;
+  assigned_at: number | null;
+  started_at: number | null;
+  review_requested_at: number | null;
+  reviewed_at: number | null;
+  completed_at: number | null;
+  updated_at: number;
+  duration_ms: number | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number;
+  why: string | null;
+}
+
+/** One row per status change of a task; `from_status` is null for the creation. */
+export interface TaskTransitionsTable {
+  id: Generated<number>;
+  task_id: string;
+  from_status: string | null;
+  to_status: string;
+  actor_type: string;
+  actor_id: string;
+  reason: string | null;
+  at: number;
 }

@@ -1,7 +1,10 @@
+import type { Actor } from '../core/access.ts';
 import type { Agent, AgentPatch, AgentStatus, NewAgent } from '../core/agent.ts';
 import type { HierarchyNode } from '../core/agent-hierarchy.ts';
+import type { CandidateAgent } from '../core/assignment.ts';
 import type { AuditEntry, ChainAnchor, ChainHead, NewAuditEntry } from '../core/audit.ts';
 import type { Tier } from '../core/policy.ts';
+import type { Task, TaskTransition } from '../core/task.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
 import type { NewWorkspace, Workspace, WorkspacePatch, WorkspaceSource } from '../core/workspace.ts';
 import type { AuthStore } from './auth-types.ts';
@@ -275,6 +278,91 @@ export interface AgentRepo {
   countByTier(workspace: string): Promise<Record<string, number>>;
 }
 
+/** Which tasks a listing covers; every given field must match. */
+export interface TaskFilter {
+  status?: string;
+  workspace?: string;
+  assignee?: string;
+  parentId?: string;
+}
+
+/** A new task as the service builds it (every field of `Task` but the counters and later times). */
+export type NewTask = Pick<
+  Task,
+  | 'id'
+  | 'taskType'
+  | 'priority'
+  | 'workspace'
+  | 'creator'
+  | 'parentId'
+  | 'depth'
+  | 'requiredSkills'
+  | 'input'
+  | 'maxAttempts'
+  | 'idempotencyKey'
+  | 'deadline'
+  | 'createdAt'
+>;
+
+/** What a change of a task writes: the fields given, nothing else (`updatedAt` always). */
+export type TaskUpdate = Partial<
+  Pick<
+    Task,
+    | 'status'
+    | 'assignee'
+    | 'reviewer'
+    | 'output'
+    | 'error'
+    | 'reviewFeedback'
+    | 'attempts'
+    | 'rejections'
+    | 'assignedAt'
+    | 'startedAt'
+    | 'reviewRequestedAt'
+    | 'reviewedAt'
+    | 'completedAt'
+    | 'durationMs'
+    | 'inputTokens'
+    | 'outputTokens'
+    | 'cost'
+    | 'why'
+  >
+> & { updatedAt: Date };
+
+/** Orchestrator tasks and their transitions (see task-repo.ts). */
+export interface TaskRepo {
+  /** Inserts a PENDING task with zero counters. */
+  insert(task: NewTask): Promise<Task>;
+  get(id: string): Promise<Task | undefined>;
+  /** `get`, holding the row until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's write lock). */
+  getForUpdate(id: string): Promise<Task | undefined>;
+  /** The task `creator` submitted with `key`. */
+  findByIdempotencyKey(creator: Actor, key: string): Promise<Task | undefined>;
+  /** Serializes submits of one (creator, key) across nodes until the transaction ends. */
+  lockIdempotencyKey(creator: Actor, key: string): Promise<void>;
+  /** Undefined when there is no such task. */
+  update(id: string, changes: TaskUpdate): Promise<Task | undefined>;
+  appendTransitions(transitions: readonly TaskTransition[]): Promise<void>;
+  /** Oldest first. */
+  transitions(taskId: string): Promise<TaskTransition[]>;
+  /** Newest first, keyset-paginated. */
+  list(filter: TaskFilter, page: { limit: number; cursor?: string | null }): Promise<Page<Task>>;
+  /** The direct subtasks of a task. */
+  children(id: string): Promise<Task[]>;
+  /**
+   * Agents that may take a task: not disabled, of one of `tiers`, in `workspace` (or of no
+   * workspace) and, when skills are given, holding at least one of them. At most `limit`.
+   */
+  candidates(query: {
+    skills: readonly string[];
+    workspace: string | null;
+    tiers: readonly Tier[];
+    limit: number;
+  }): Promise<CandidateAgent[]>;
+  /** Adds `delta` to an agent's workload (never below 0). */
+  adjustWorkload(agentId: string, delta: number): Promise<void>;
+}
+
 /** The repositories, bound either to the store or to one transaction (`store.transaction`). */
 export interface StoreRepos {
   readonly dialect: StoreDialect;
@@ -287,6 +375,7 @@ export interface StoreRepos {
   readonly audit: AuditRepo;
   readonly workspaces: WorkspaceRepo;
   readonly agents: AgentRepo;
+  readonly tasks: TaskRepo;
 }
 
 /** The repositories inside one transaction: everything they do commits or rolls back together. */

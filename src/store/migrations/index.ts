@@ -7,6 +7,7 @@ import { mcpTasksMigration } from './0002-mcp-tasks.ts';
 import { auditMigration } from './0003-audit.ts';
 import { registryMigration } from './0004-registry.ts';
 import { authMigration } from './0005-auth.ts';
+import { tasksMigration } from './0006-tasks.ts';
 import type { StoreMigration } from './types.ts';
 
 /**
@@ -19,6 +20,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreM
   ['0003-audit', auditMigration],
   ['0004-registry', registryMigration],
   ['0005-auth', authMigration],
+  ['0006-tasks', tasksMigration],
 ];
 
 /** A static provider: migrations are imported modules, so nothing depends on the files on disk. */

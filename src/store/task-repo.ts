@@ -1,0 +1,280 @@
+import { type Insertable, type Selectable, sql } from 'kysely';
+import type { Actor } from '../core/access.ts';
+import type { CandidateAgent, TaskPriority } from '../core/assignment.ts';
+import type { Tier } from '../core/policy.ts';
+import type { Task, TaskError, TaskTransition } from '../core/task.ts';
+import type { TaskStatus } from '../core/task-states.ts';
+import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
+import type { StoreDb, TasksTable, TaskTransitionsTable } from './schema.ts';
+import { lockForWrite } from './sql-transaction.ts';
+import type { NewTask, StoreDialect, TaskFilter, TaskRepo, TaskUpdate } from './types.ts';
+
+const CURSOR_KIND = 'task';
+
+/**
+ * Orchestrator tasks. The repository stores what the service decided; the state machine, the
+ * delegation rules and the audit entries are the service's, in the same transaction.
+ */
+export class SqlTaskRepo implements TaskRepo {
+  readonly #db: StoreDb;
+  readonly #dialect: StoreDialect;
+
+  constructor(db: StoreDb, dialect: StoreDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  async insert(task: NewTask): Promise<Task> {
+    const at = task.createdAt.getTime();
+    const row: Insertable<TasksTable> = {
+      id: task.id,
+      task_type: task.taskType,
+      status: 'PENDING',
+      priority: task.priority,
+      workspace: task.workspace,
+      creator_type: task.creator.type,
+      creator_id: task.creator.id,
+      assignee: null,
+      reviewer_type: null,
+      reviewer_id: null,
+      parent_id: task.parentId,
+      depth: task.depth,
+      required_skills_json: JSON.stringify(task.requiredSkills),
+      input_json: JSON.stringify(task.input ?? null),
+      attempts: 0,
+      max_attempts: task.maxAttempts,
+      rejections: 0,
+      idempotency_key: task.idempotencyKey,
+      deadline: task.deadline?.getTime() ?? null,
+      created_at: at,
+      updated_at: at,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost: 0,
+    };
+    const stored = await this.#db.insertInto('tasks').values(row).returningAll().executeTakeFirstOrThrow();
+    return toTask(stored);
+  }
+
+  async get(id: string): Promise<Task | undefined> {
+    const row = await this.#db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toTask(row) : undefined;
+  }
+
+  async getForUpdate(id: string): Promise<Task | undefined> {
+    let query = this.#db.selectFrom('tasks').selectAll().where('id', '=', id);
+    // SQLite has no row locks: every write transaction holds the database's write lock already.
+    if (this.#dialect === 'postgres') query = query.forUpdate();
+    const row = await query.executeTakeFirst();
+    return row ? toTask(row) : undefined;
+  }
+
+  async findByIdempotencyKey(creator: Actor, key: string): Promise<Task | undefined> {
+    const row = await this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('creator_type', '=', creator.type)
+      .where('creator_id', '=', creator.id)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
+    return row ? toTask(row) : undefined;
+  }
+
+  lockIdempotencyKey(creator: Actor, key: string): Promise<void> {
+    return lockForWrite(this.#db, this.#dialect, `tasks.idempotency.${creator.type}:${creator.id}:${key}`);
+  }
+
+  async update(id: string, changes: TaskUpdate): Promise<Task | undefined> {
+    const set: Partial<Insertable<TasksTable>> = { updated_at: changes.updatedAt.getTime() };
+    const time = (value: Date | null) => (value === null ? null : value.getTime());
+    if (changes.status !== undefined) set.status = changes.status;
+    if (changes.assignee !== undefined) set.assignee = changes.assignee;
+    if (changes.reviewer !== undefined) {
+      set.reviewer_type = changes.reviewer?.type ?? null;
+      set.reviewer_id = changes.reviewer?.id ?? null;
+    }
+    if (changes.output !== undefined) set.output_json = JSON.stringify(changes.output);
+    if (changes.error !== undefined)
+      set.error_json = changes.error === null ? null : JSON.stringify(changes.error);
+    if (changes.reviewFeedback !== undefined) set.review_feedback = changes.reviewFeedback;
+    if (changes.attempts !== undefined) set.attempts = changes.attempts;
+    if (changes.rejections !== undefined) set.rejections = changes.rejections;
+    if (changes.assignedAt !== undefined) set.assigned_at = time(changes.assignedAt);
+    if (changes.startedAt !== undefined) set.started_at = time(changes.startedAt);
+    if (changes.reviewRequestedAt !== undefined) set.review_requested_at = time(changes.reviewRequestedAt);
+    if (changes.reviewedAt !== undefined) set.reviewed_at = time(changes.reviewedAt);
+    if (changes.completedAt !== undefined) set.completed_at = time(changes.completedAt);
+    if (changes.durationMs !== undefined) set.duration_ms = changes.durationMs;
+    if (changes.inputTokens !== undefined) set.input_tokens = changes.inputTokens;
+    if (changes.outputTokens !== undefined) set.output_tokens = changes.outputTokens;
+    if (changes.cost !== undefined) set.cost = changes.cost;
+    if (changes.why !== undefined) set.why = changes.why;
+    const row = await this.#db
+      .updateTable('tasks')
+      .set(set)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toTask(row) : undefined;
+  }
+
+  async appendTransitions(transitions: readonly TaskTransition[]): Promise<void> {
+    if (transitions.length === 0) return;
+    await this.#db
+      .insertInto('task_transitions')
+      .values(
+        transitions.map((t) => ({
+          task_id: t.taskId,
+          from_status: t.from,
+          to_status: t.to,
+          actor_type: t.actor.type,
+          actor_id: t.actor.id,
+          reason: t.reason,
+          at: t.at.getTime(),
+        })),
+      )
+      .execute();
+  }
+
+  async transitions(taskId: string): Promise<TaskTransition[]> {
+    const rows = await this.#db
+      .selectFrom('task_transitions')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toTransition);
+  }
+
+  async list(filter: TaskFilter, page: { limit: number; cursor?: string | null }): Promise<Page<Task>> {
+    let query = this.#db.selectFrom('tasks').selectAll();
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.workspace !== undefined) query = query.where('workspace', '=', filter.workspace);
+    if (filter.assignee !== undefined) query = query.where('assignee', '=', filter.assignee);
+    if (filter.parentId !== undefined) query = query.where('parent_id', '=', filter.parentId);
+    if (page.cursor) query = query.where('id', '<', decodeCursor(CURSOR_KIND, page.cursor));
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(page.limit + 1)
+      .execute();
+    const items = rows.slice(0, page.limit).map(toTask);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor: rows.length > page.limit && last ? encodeCursor(CURSOR_KIND, last.id) : null,
+    };
+  }
+
+  async children(id: string): Promise<Task[]> {
+    const rows = await this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('parent_id', '=', id)
+      .orderBy('id')
+      .execute();
+    return rows.map(toTask);
+  }
+
+  async candidates(query: {
+    skills: readonly string[];
+    workspace: string | null;
+    tiers: readonly Tier[];
+    limit: number;
+  }): Promise<CandidateAgent[]> {
+    if (query.tiers.length === 0) return [];
+    let q = this.#db
+      .selectFrom('agents')
+      .select(['id', 'tier', 'team', 'workspace', 'skills_json', 'status', 'capacity', 'workload'])
+      .where('status', 'in', ['idle', 'assigned', 'working'])
+      .where('tier', 'in', [...query.tiers]);
+    const { workspace, skills } = query;
+    if (workspace !== null)
+      q = q.where((eb) => eb.or([eb('workspace', '=', workspace), eb('workspace', 'is', null)]));
+    if (skills.length > 0) {
+      q = q.where('id', 'in', (eb) =>
+        eb
+          .selectFrom('agent_skills')
+          .select('agent_skills.agent_id')
+          .where('agent_skills.skill', 'in', [...skills]),
+      );
+    }
+    const rows = await q.orderBy('id').limit(query.limit).execute();
+    return rows.map((row) => ({
+      id: row.id,
+      tier: row.tier as Tier,
+      ...(row.team === null ? {} : { team: row.team }),
+      ...(row.workspace === null ? {} : { workspace: row.workspace }),
+      skills: JSON.parse(row.skills_json) as string[],
+      status: row.status as CandidateAgent['status'],
+      capacity: Number(row.capacity),
+      workload: Number(row.workload),
+    }));
+  }
+
+  async adjustWorkload(agentId: string, delta: number): Promise<void> {
+    await this.#db
+      .updateTable('agents')
+      .set({ workload: sql<number>`case when workload + ${delta} < 0 then 0 else workload + ${delta} end` })
+      .where('id', '=', agentId)
+      .execute();
+  }
+}
+
+function actorOf(type: string, id: string): Actor {
+  return { type: type as Actor['type'], id };
+}
+
+function date(value: number | null): Date | null {
+  return value === null ? null : new Date(Number(value));
+}
+
+function toTask(row: Selectable<TasksTable>): Task {
+  return {
+    id: row.id,
+    taskType: row.task_type,
+    status: row.status as TaskStatus,
+    priority: row.priority as TaskPriority,
+    workspace: row.workspace,
+    creator: actorOf(row.creator_type, row.creator_id),
+    assignee: row.assignee,
+    reviewer:
+      row.reviewer_type === null || row.reviewer_id === null
+        ? null
+        : actorOf(row.reviewer_type, row.reviewer_id),
+    parentId: row.parent_id,
+    depth: Number(row.depth),
+    requiredSkills: JSON.parse(row.required_skills_json) as string[],
+    input: JSON.parse(row.input_json) as unknown,
+    output: row.output_json === null ? null : (JSON.parse(row.output_json) as unknown),
+    error: row.error_json === null ? null : (JSON.parse(row.error_json) as TaskError),
+    reviewFeedback: row.review_feedback,
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    rejections: Number(row.rejections),
+    idempotencyKey: row.idempotency_key,
+    deadline: date(row.deadline),
+    createdAt: new Date(Number(row.created_at)),
+    assignedAt: date(row.assigned_at),
+    startedAt: date(row.started_at),
+    reviewRequestedAt: date(row.review_requested_at),
+    reviewedAt: date(row.reviewed_at),
+    completedAt: date(row.completed_at),
+    updatedAt: new Date(Number(row.updated_at)),
+    durationMs: row.duration_ms === null ? null : Number(row.duration_ms),
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    cost: Number(row.cost),
+    why: row.why,
+  };
+}
+
+function toTransition(row: Selectable<TaskTransitionsTable>): TaskTransition {
+  return {
+    taskId: row.task_id,
+    from: row.from_status as TaskStatus | null,
+    to: row.to_status as TaskStatus,
+    actor: actorOf(row.actor_type, row.actor_id),
+    reason: row.reason,
+    at: new Date(Number(row.at)),
+  };
+}
