@@ -50,6 +50,11 @@ export const AUDIT_ACTIONS = [
   'AGENT_CREATED',
   // The log itself
   'AUDIT_PRUNED',
+  // Tasks (beside the seeds' TASK_* above)
+  'TASK_REVIEW_REQUESTED',
+  'TASK_APPROVED',
+  'TASK_REJECTED',
+  'TASK_CANCELLED',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -226,6 +226,21 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INVALID_PARAMS,
     summary: 'A parent must be in a higher tier than its children.',
   },
+  TASK_NOT_FOUND: {
+    status: 404,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'No task has that id.',
+  },
+  TASK_DELEGATION_REFUSED: {
+    status: 403,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The delegation breaks a rule (down only, no loop, maximum depth); the message names it.',
+  },
+  TASK_ASSIGNEE_UNAVAILABLE: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The agent named to take the task is disabled or offline.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
