@@ -5,6 +5,7 @@ import { AuthService, isLoopbackHost, resolveAuthMode } from './auth/index.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { SYSTEM_ACTOR } from './core/access.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { TaskService } from './orchestrator/task-service.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
 import { WorkspaceRegistry } from './registry/workspace-registry.ts';
 import { openStore } from './store/index.ts';
@@ -35,6 +36,7 @@ export class Ziggie {
   readonly audit: AuditLog;
   readonly workspaces: WorkspaceRegistry;
   readonly agents: AgentRegistry;
+  readonly tasks: TaskService;
   #app: FastifyInstance | undefined;
   #auth: AuthService | undefined;
   #bootstrapToken: string | undefined;
@@ -48,6 +50,7 @@ export class Ziggie {
     this.audit = new AuditLog(store, config.audit, logger.child({ room: 'audit' }));
     this.workspaces = new WorkspaceRegistry(store);
     this.agents = new AgentRegistry(store);
+    this.tasks = new TaskService(store);
     const g = config.gateway;
     this.gateway = new Gateway(
       {
@@ -126,6 +129,7 @@ export class Ziggie {
       audit: this.audit,
       workspaces: this.workspaces,
       agents: this.agents,
+      tasks: this.tasks,
       metrics: this.metrics,
       logger: this.logger,
       allowedHosts: this.config.server.allowedHosts,

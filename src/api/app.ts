@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthService } from '../auth/index.ts';
 import type { Gateway } from '../gateway/gateway.ts';
+import type { TaskService } from '../orchestrator/task-service.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
 import type { WorkspaceRegistry } from '../registry/workspace-registry.ts';
 import type { Store } from '../store/types.ts';
@@ -17,6 +18,7 @@ import { registerHostOriginGuard } from './host-origin-guard.ts';
 import { mcpFacadeRoutes } from './mcp-facade-routes.ts';
 import { mcpRoutes } from './mcp-routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { taskRoutes } from './task-routes.ts';
 import { workspaceRoutes } from './workspace-routes.ts';
 
 export interface AppOptions {
@@ -26,6 +28,7 @@ export interface AppOptions {
   audit: AuditLog;
   workspaces: WorkspaceRegistry;
   agents: AgentRegistry;
+  tasks: TaskService;
   metrics: Metrics;
   logger: Logger;
   allowedHosts: readonly string[];
@@ -55,6 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(auditRoutes, { audit: options.audit });
   await app.register(workspaceRoutes, { workspaces: options.workspaces });
   await app.register(agentRoutes, { agents: options.agents });
+  await app.register(taskRoutes, { tasks: options.tasks });
   await app.register(mcpRoutes, {
     gateway: options.gateway,
     auth: options.auth,

@@ -7,6 +7,7 @@ import { registerKeys } from './commands/keys.ts';
 import { registerMcp } from './commands/mcp.ts';
 import { registerServers } from './commands/servers.ts';
 import { registerStart } from './commands/start.ts';
+import { registerTasks } from './commands/tasks.ts';
 import { registerTools } from './commands/tools.ts';
 import { registerUsers } from './commands/users.ts';
 import { registerWorkspaces } from './commands/workspaces.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerWorkspaces(program);
   registerAgents(program);
+  registerTasks(program);
   return program;
 }
 

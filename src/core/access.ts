@@ -33,6 +33,8 @@ export const PERMISSIONS = [
   'MANAGE_AGENTS',
   'MODIFY_PERMISSIONS',
   'ACCESS_AUDIT_LOGS',
+  'tasks.read',
+  'tasks.write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

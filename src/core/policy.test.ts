@@ -46,6 +46,8 @@ const TABLE: Record<Permission, string> = {
   MANAGE_AGENTS: '        .     x  x     .  .  .  x',
   MODIFY_PERMISSIONS: '   .     .  x     .  .  .  x',
   ACCESS_AUDIT_LOGS: '    .     x  x     .  .  .  x',
+  'tasks.read': '         x     x  x     x  x  x  x',
+  'tasks.write': '        .     x  x     x  x  x  x',
 };
 const COLUMNS = ['viewer', 'operator', 'admin', 'L3', 'L2', 'L1', 'L0'] as const;
 

@@ -19,12 +19,13 @@ export const MCP_PERMISSIONS = ['mcp.tools.list', 'mcp.tools.execute', 'mcp.admi
 
 /**
  * What each tier adds to the tier below it (DESIGN.md "Tiers and what they may do"), plus the
- * surface permissions an agent of that tier needs to do it: every agent lists and calls tools, an
+ * surface permissions an agent of that tier needs to do it: every agent lists and calls tools and
+ * reads and submits tasks (the delegation rules decide to whom), an
  * L2 reads the registry to find the L3s it delegates to, an L1 also reads workspaces. L0 holds
  * everything.
  */
 const TIER_ADDS: Readonly<Record<Exclude<Tier, 'L0'>, readonly Permission[]>> = {
-  L3: ['EXECUTE_TASK', 'REPORT_STATUS', 'mcp.tools.list', 'mcp.tools.execute'],
+  L3: ['EXECUTE_TASK', 'REPORT_STATUS', 'mcp.tools.list', 'mcp.tools.execute', 'tasks.read', 'tasks.write'],
   L2: ['DELEGATE_TO_L3', 'AGGREGATE_L3_RESULTS', 'REQUEST_L1_REVIEW', 'agents.read'],
   L1: ['DELEGATE_TO_L2', 'APPROVE_ASSET', 'MODIFY_PIPELINE', 'CREATE_WORKFLOW', 'workspaces.read'],
 };
@@ -33,7 +34,7 @@ const TIER_ADDS: Readonly<Record<Exclude<Tier, 'L0'>, readonly Permission[]>> = 
 const ADMIN_ONLY: readonly Permission[] = ['users.manage', 'mcp.admin', 'MODIFY_PERMISSIONS'];
 
 /** What a viewer may do: look, never change or call. */
-const VIEWER: readonly Permission[] = ['mcp.tools.list', 'workspaces.read', 'agents.read'];
+const VIEWER: readonly Permission[] = ['mcp.tools.list', 'workspaces.read', 'agents.read', 'tasks.read'];
 
 function freeze(permissions: Iterable<Permission>): ReadonlySet<Permission> {
   // Kept in PERMISSIONS order, so listings and token claims are stable.

@@ -233,7 +233,7 @@ export class TaskService {
       const approved = await move(tx, task, 'APPROVED', ctx, feedback ?? null, {
         reviewer: ctx.actor,
         reviewedAt: now,
-        reviewFeedback: feedback ?? null,
+        ...(feedback === undefined ? {} : { reviewFeedback: feedback }),
       });
       return move(tx, approved, 'COMPLETED', ctx, 'approved', {
         completedAt: now,
