@@ -68,10 +68,26 @@ export function registerAuthHook(app: FastifyInstance, auth: AuthService): void 
     for (const method of methods) table.push({ method, url: route.url, access });
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook: the common local-mode request (loopback, no credentials, allowed) is admitted
+  // synchronously, without a promise; everything else goes through `authenticate` below.
+  app.addHook('onRequest', (request, reply, done) => {
     const access = request.routeOptions.config?.access;
     // No route matched: the 404 handler answers, whoever asks.
-    if (access === undefined || access === 'public') return;
+    if (access === undefined || access === 'public') return done();
+    const local = localIdentityOf(request, auth);
+    if (local && (access === 'authenticated' || local.permissions.has(access))) {
+      // Refused (rate limit): answered here, and `done` is not called, so nothing else runs.
+      if (admit(request, reply, auth, local)) return;
+      return done();
+    }
+    authenticate(request, reply, access).then(() => done(), done);
+  });
+
+  const authenticate = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    access: Exclude<RouteAccess, 'public'>,
+  ) => {
     const ip = request.ip;
     const target = `${request.method} ${request.routeOptions.url ?? request.url}`;
     const mcp = isMcpRequest(request);
@@ -104,18 +120,38 @@ export function registerAuthHook(app: FastifyInstance, auth: AuthService): void 
       auth.denied(identity, error, target, ip);
       return sendAuthError(reply, request, auth, error, access);
     }
-    request.identity = identity;
-    request.actor = identity.actor;
-    // MCP endpoints spend the tool-call rate per tools/call in the body (see mcp-auth.ts).
-    if (!mcp) {
-      const tool = request.routeOptions.config?.rate === 'tool';
-      const decision = auth.take(identity, tool ? 'tool' : 'rest');
-      if (!decision.ok) {
-        const what = tool ? 'tool calls' : 'requests';
-        return sendAuthError(reply, request, auth, auth.rateLimited(identity, what, decision, ip));
-      }
-    }
-  });
+    return admit(request, reply, auth, identity);
+  };
+}
+
+/**
+ * In local mode, a loopback request with no credentials at all is the bootstrap admin: what
+ * `authenticate` concludes for it, known without a promise. Undefined when anything else applies.
+ */
+function localIdentityOf(request: FastifyRequest, auth: AuthService): Identity | undefined {
+  const local = auth.localIdentity;
+  if (!local) return undefined;
+  const { authorization, cookie } = request.headers;
+  if (authorization !== undefined || cookie !== undefined) return undefined;
+  return isLoopbackHost(request.socket.remoteAddress ?? '') ? local : undefined;
+}
+
+/** Sets the authenticated identity on the request; REST requests spend its rate (429 when used up). */
+function admit(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  auth: AuthService,
+  identity: Identity,
+): FastifyReply | undefined {
+  request.identity = identity;
+  request.actor = identity.actor;
+  // MCP endpoints spend the tool-call rate per tools/call in the body (see mcp-auth.ts).
+  if (isMcpRequest(request)) return undefined;
+  const tool = request.routeOptions.config?.rate === 'tool';
+  const decision = auth.take(identity, tool ? 'tool' : 'rest');
+  if (decision.ok) return undefined;
+  const what = tool ? 'tool calls' : 'requests';
+  return sendAuthError(reply, request, auth, auth.rateLimited(identity, what, decision, request.ip));
 }
 
 /** Who an identity is, in a 403 message. */
