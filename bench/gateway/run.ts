@@ -6,9 +6,14 @@
  *   (a) the floor — a bare node:http JSON-RPC endpoint (floor-server.ts),
  *   (b) Ziggie in front of server-everything over stdio (`everything__echo` on `/mcp`),
  *   (c) server-everything directly over stdio;
- *   budget: (b) adds ≤ 0.15 ms p50 over (a) and reaches ≥ 80% of (a)'s calls/s.
+ *   (d) a 2026-07-28 client (SDK v2, pinned: stateless) on the same Ziggie;
+ *   budget: (b), and apart (d), adds ≤ 0.15 ms p50 over (a) and reaches ≥ 80% of (a)'s calls/s.
  *   The three are measured in rounds, back to back within each round, so that all three see the
  *   same load from whatever else runs on the machine; figures are pooled or medians over rounds.
+ * - one elicitation round (server-everything's `trigger-elicitation-request`): a 2026 client
+ *   through Ziggie (bridged: `input_required`, a held upstream call, the client's retry), a 2025
+ *   client through Ziggie (over its session) and a 2025 client directly; each against its own echo
+ *   calls in the same round, for the time one round of input adds on each path.
  * - aggregated `tools/list` on Ziggie's `/mcp` over 10 stdio servers with 1,000 tools in total,
  *   warm; budget: p50 < 5 ms.
  *
@@ -16,7 +21,7 @@
  * client. Progress goes to stderr, one JSON document to stdout. Every child is stopped at the end.
  *
  * Options: --calls N (2000 per round), --rounds N (5), --concurrency N (16), --list-calls N (500),
- * --only echo|list,
+ * --elicit-calls N (300 per round), --only echo|elicit|list,
  * --prof-dir DIR (run the Ziggie processes with --cpu-prof, profiles written to DIR).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -26,10 +31,15 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernHTTPClientTransport,
+} from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { stringify } from 'yaml';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -48,6 +58,7 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '16' },
     'list-calls': { type: 'string', default: '500' },
+    'elicit-calls': { type: 'string', default: '300' },
     only: { type: 'string' },
     'prof-dir': { type: 'string' },
   },
@@ -56,6 +67,7 @@ const CALLS = Number(opts.calls);
 const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = Number(opts.concurrency);
 const LIST_CALLS = Number(opts['list-calls']);
+const ELICIT_CALLS = Number(opts['elicit-calls']);
 const PROF_DIR = opts['prof-dir'] ? resolve(opts['prof-dir']) : undefined;
 
 function progress(message: string): void {
@@ -195,11 +207,51 @@ function cpuOf(pids: number[] | undefined): CpuTime | undefined {
   return sum;
 }
 
-async function connect(transport: Transport): Promise<Client> {
-  const client = new Client({ name: 'ziggie-bench', version: '1.0.0' });
+/** The answer every benchmark client gives server-everything's elicitation form. */
+const ELICIT_ANSWER = {
+  action: 'accept',
+  content: { name: 'Ada', check: true, email: 'ada@example.com' },
+} as const;
+
+/** A 2025-era client (SDK v1); with `elicitation`, it answers elicitation requests at once. */
+async function connect(transport: Transport, options: { elicitation?: boolean } = {}): Promise<Client> {
+  const client = new Client(
+    { name: 'ziggie-bench', version: '1.0.0' },
+    options.elicitation ? { capabilities: { elicitation: {} } } : {},
+  );
+  if (options.elicitation) client.setRequestHandler(ElicitRequestSchema, async () => ELICIT_ANSWER);
   await client.connect(transport);
   return client;
 }
+
+/**
+ * A 2026-07-28 client (SDK v2, pinned to that revision: no initialize, no session, every request on
+ * its own); it answers elicitation from `input_required` results and retries, as hosts do.
+ */
+async function connectModern(url: string): Promise<ModernClient> {
+  const client = new ModernClient(
+    { name: 'ziggie-bench-2026', version: '1.0.0' },
+    { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  client.setRequestHandler('elicitation/create', async () => ELICIT_ANSWER);
+  await client.connect(new ModernHTTPClientTransport(new URL(url)));
+  if (client.getNegotiatedProtocolVersion() !== '2026-07-28') {
+    throw new Error(`the 2026 client negotiated ${client.getNegotiatedProtocolVersion()}`);
+  }
+  return client;
+}
+
+/** A tool call as both SDK clients make it: the result, or an error thrown. */
+type CallTool = (
+  name: string,
+  args: Record<string, unknown>,
+) => Promise<{ isError?: unknown; content?: unknown }>;
+
+const callToolOf = (client: Client | ModernClient): CallTool =>
+  client instanceof ModernClient
+    ? (name, args) => client.callTool({ name, arguments: args })
+    : // v1 also types the legacy `{ toolResult }` shape, which no server here answers.
+      (name, args) => client.callTool({ name, arguments: args }) as ReturnType<CallTool>;
 
 /** `fn` run `count` times one after the other; each latency in ms, sorted. */
 async function sequential(count: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
@@ -230,8 +282,8 @@ async function concurrent(
 
 /** One row of the echo benchmark: a connected client and the processes whose CPU time is counted. */
 interface EchoTarget {
-  name: 'floor' | 'ziggie' | 'direct';
-  client: Client;
+  name: 'floor' | 'ziggie' | 'modern' | 'direct';
+  callTool: CallTool;
   tool: string;
   probe?: CpuProbe;
   close(): Promise<void>;
@@ -247,9 +299,9 @@ interface RoundFigures {
   client: number;
 }
 
-function echoCall(target: EchoTarget): (i: number) => Promise<void> {
+function echoCall(target: { callTool: CallTool; tool: string }): (i: number) => Promise<void> {
   return async (i) => {
-    const result = await target.client.callTool({ name: target.tool, arguments: { message: `hello ${i}` } });
+    const result = await target.callTool(target.tool, { message: `hello ${i}` });
     if (result.isError) throw new Error(`${target.tool} failed: ${JSON.stringify(result.content)}`);
   };
 }
@@ -335,7 +387,7 @@ async function openFloor(): Promise<EchoTarget> {
   const client = await connect(new StreamableHTTPClientTransport(new URL(url)));
   return {
     name: 'floor',
-    client,
+    callTool: callToolOf(client),
     tool: 'echo',
     probe: { server: [child.pid!] },
     close: async () => {
@@ -345,48 +397,81 @@ async function openFloor(): Promise<EchoTarget> {
   };
 }
 
-async function openZiggie(dir: string): Promise<EchoTarget> {
+/** The Ziggie the echo and elicitation rows share: server-everything over stdio behind `/mcp`. */
+interface ZiggieProcess {
+  mcpUrl: string;
+  probe: CpuProbe;
+  stop(): Promise<void>;
+}
+
+async function startEchoZiggie(dir: string): Promise<ZiggieProcess> {
   progress('echo (b) ziggie: starting Ziggie with server-everything over stdio');
   const config = join(dir, 'echo.yaml');
   writeZiggieConfig(config, join(dir, 'echo-data'), {
     everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio'] },
   });
   const { url, child } = await startServer('ziggie-server.ts', [config, '1'], { profile: true });
-  const client = await connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`)));
   return {
-    name: 'ziggie',
-    client,
-    tool: 'everything__echo',
+    mcpUrl: `${url}/mcp`,
     probe: { server: [child.pid!], upstream: childPids(child.pid) },
-    close: async () => {
-      await client.close();
-      await stopServer(child);
-    },
+    stop: () => stopServer(child),
   };
 }
 
-async function openDirect(): Promise<EchoTarget> {
-  progress('echo (c) direct: starting server-everything over stdio');
+/** (b) a 2025-11-25 client (SDK v1, a session) on Ziggie. */
+async function openZiggie(ziggie: ZiggieProcess): Promise<EchoTarget> {
+  const client = await connect(new StreamableHTTPClientTransport(new URL(ziggie.mcpUrl)));
+  return {
+    name: 'ziggie',
+    callTool: callToolOf(client),
+    tool: 'everything__echo',
+    probe: ziggie.probe,
+    close: () => client.close(),
+  };
+}
+
+/** (d) a 2026-07-28 client (SDK v2, stateless) on the same Ziggie and endpoint. */
+async function openModern(ziggie: ZiggieProcess): Promise<EchoTarget> {
+  progress('echo (d) modern: a 2026-07-28 client on the same Ziggie');
+  const client = await connectModern(ziggie.mcpUrl);
+  return {
+    name: 'modern',
+    callTool: callToolOf(client),
+    tool: 'everything__echo',
+    probe: ziggie.probe,
+    close: () => client.close(),
+  };
+}
+
+/** server-everything over stdio with its own SDK v1 client. */
+async function openEverythingDirect(options: { elicitation?: boolean } = {}) {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [EVERYTHING_ENTRY, 'stdio'],
     stderr: 'ignore',
   });
-  const client = await connect(transport);
+  const client = await connect(transport, options);
   return {
-    name: 'direct',
     client,
-    tool: 'echo',
     ...(transport.pid === null ? {} : { probe: { server: [transport.pid] } }),
     close: () => client.close(),
   };
 }
 
-/** The echo rows, measured in `ROUNDS` rounds of floor, Ziggie and direct back to back. */
-async function benchEcho(dir: string): Promise<Record<EchoTarget['name'], EchoFigures>> {
+async function openDirect(): Promise<EchoTarget> {
+  progress('echo (c) direct: starting server-everything over stdio');
+  const { client, probe, close } = await openEverythingDirect();
+  return { name: 'direct', callTool: callToolOf(client), tool: 'echo', ...(probe ? { probe } : {}), close };
+}
+
+/**
+ * The echo rows, measured in `ROUNDS` rounds of floor, Ziggie (2025 client), Ziggie (2026 client)
+ * and direct back to back.
+ */
+async function benchEcho(ziggie: ZiggieProcess): Promise<Record<EchoTarget['name'], EchoFigures>> {
   const targets: EchoTarget[] = [];
   try {
-    targets.push(await openFloor(), await openZiggie(dir), await openDirect());
+    targets.push(await openFloor(), await openZiggie(ziggie), await openModern(ziggie), await openDirect());
     for (const target of targets) {
       progress(`echo: warming up ${target.name}`);
       await warmUp(target);
@@ -399,8 +484,140 @@ async function benchEcho(dir: string): Promise<Record<EchoTarget['name'], EchoFi
     return {
       floor: summarise(rounds.get('floor')!),
       ziggie: summarise(rounds.get('ziggie')!),
+      modern: summarise(rounds.get('modern')!),
       direct: summarise(rounds.get('direct')!),
     };
+  } finally {
+    for (const target of targets) await target.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One elicitation round: server-everything's `trigger-elicitation-request` asks its client once.
+
+const ELICIT_TOOL = 'trigger-elicitation-request';
+
+/** One row of the elicitation benchmark. */
+interface ElicitTarget {
+  name: 'modern' | 'legacy' | 'direct';
+  callTool: CallTool;
+  /** The tool's name as this client sees it (prefixed on Ziggie's `/mcp`). */
+  prefix: string;
+  probe?: CpuProbe;
+  close(): Promise<void>;
+}
+
+interface ElicitFigures {
+  /** The elicited call, sequential, pooled over rounds. */
+  p50Ms: number;
+  p99Ms: number;
+  p50MsByRound: number[];
+  /** The echo tool with the same client, just before in each round (no elicitation). */
+  echoP50Ms: number;
+  /** p50 of the elicited call − p50 of echo: what the one round of input costs on this path. */
+  roundMs: number;
+  /** Ziggie's CPU (µs) per elicited call (median over rounds), for the rows through Ziggie. */
+  serverCpuUsPerCall?: number;
+}
+
+function elicitCall(target: ElicitTarget): (i: number) => Promise<void> {
+  return async () => {
+    const result = await target.callTool(`${target.prefix}${ELICIT_TOOL}`, {});
+    if (result.isError || !JSON.stringify(result.content).includes('Ada')) {
+      throw new Error(`${ELICIT_TOOL} failed: ${JSON.stringify(result.content)}`);
+    }
+  };
+}
+
+async function openElicitTargets(ziggie: ZiggieProcess): Promise<ElicitTarget[]> {
+  progress('elicitation: a 2026 client and a 2025 client on Ziggie, a 2025 client on server-everything');
+  const modern = await connectModern(ziggie.mcpUrl);
+  const legacy = await connect(new StreamableHTTPClientTransport(new URL(ziggie.mcpUrl)), {
+    elicitation: true,
+  });
+  const direct = await openEverythingDirect({ elicitation: true });
+  return [
+    {
+      name: 'modern',
+      callTool: callToolOf(modern),
+      prefix: 'everything__',
+      probe: ziggie.probe,
+      close: () => modern.close(),
+    },
+    {
+      name: 'legacy',
+      callTool: callToolOf(legacy),
+      prefix: 'everything__',
+      probe: ziggie.probe,
+      close: () => legacy.close(),
+    },
+    {
+      name: 'direct',
+      callTool: callToolOf(direct.client),
+      prefix: '',
+      ...(direct.probe ? { probe: direct.probe } : {}),
+      close: direct.close,
+    },
+  ];
+}
+
+/**
+ * The elicitation rows: in `ROUNDS` rounds, each target runs `ELICIT_CALLS` echo calls and then
+ * `ELICIT_CALLS` elicited calls, sequentially, back to back with the other targets.
+ */
+async function benchElicit(ziggie: ZiggieProcess): Promise<Record<ElicitTarget['name'], ElicitFigures>> {
+  const targets = await openElicitTargets(ziggie);
+  try {
+    for (const target of targets) {
+      progress(`elicitation: warming up ${target.name}`);
+      await sequential(ELICIT_CALLS, echoCall({ callTool: target.callTool, tool: `${target.prefix}echo` }));
+      await sequential(ELICIT_CALLS, elicitCall(target));
+    }
+    const rounds = new Map(
+      targets.map((t) => [t.name, [] as Array<{ echo: number[]; elicit: number[]; cpu?: number }>]),
+    );
+    for (let r = 1; r <= ROUNDS; r++) {
+      progress(`elicitation: round ${r} of ${ROUNDS}`);
+      for (const target of targets) {
+        const echo = await sequential(
+          ELICIT_CALLS,
+          echoCall({ callTool: target.callTool, tool: `${target.prefix}echo` }),
+        );
+        const before = cpuOf(target.probe?.server);
+        const elicit = await sequential(ELICIT_CALLS, elicitCall(target));
+        const after = cpuOf(target.probe?.server);
+        rounds.get(target.name)!.push({
+          echo,
+          elicit,
+          ...(before && after ? { cpu: ((after.total - before.total) * 1000) / ELICIT_CALLS } : {}),
+        });
+      }
+    }
+    const figures = (name: ElicitTarget['name']): ElicitFigures => {
+      const measured = rounds.get(name)!;
+      const pooled = (pick: (r: (typeof measured)[number]) => number[]) =>
+        measured.flatMap(pick).sort((a, b) => a - b);
+      const elicit = pooled((r) => r.elicit);
+      const p50Ms = round(percentile(elicit, 0.5));
+      const echoP50Ms = round(
+        percentile(
+          pooled((r) => r.echo),
+          0.5,
+        ),
+      );
+      const cpu = measured.map((r) => r.cpu).filter((v): v is number => v !== undefined);
+      return {
+        p50Ms,
+        p99Ms: round(percentile(elicit, 0.99)),
+        p50MsByRound: measured.map((r) => round(percentile(r.elicit, 0.5))),
+        echoP50Ms,
+        roundMs: round(p50Ms - echoP50Ms),
+        ...(name !== 'direct' && cpu.length === measured.length
+          ? { serverCpuUsPerCall: Math.round(median(cpu)) }
+          : {}),
+      };
+    };
+    return { modern: figures('modern'), legacy: figures('legacy'), direct: figures('direct') };
   } finally {
     for (const target of targets) await target.close();
   }
@@ -534,28 +751,60 @@ const report: Record<string, unknown> = {
     loadAvg1m: round(loadavg()[0] ?? 0, 2),
   },
   code: codeVersion(),
-  settings: { calls: CALLS, rounds: ROUNDS, concurrency: CONCURRENCY, listCalls: LIST_CALLS },
+  settings: {
+    calls: CALLS,
+    rounds: ROUNDS,
+    concurrency: CONCURRENCY,
+    listCalls: LIST_CALLS,
+    elicitCalls: ELICIT_CALLS,
+  },
 };
 
+/** The `tools/call` budget of a row through Ziggie against the floor, measured in the same rounds. */
+function budgetOf(row: EchoFigures, floor: EchoFigures) {
+  const addedP50Ms = round(row.p50Ms - floor.p50Ms);
+  // Per round (the floor and the row measured back to back), then the median.
+  const ratios = row.callsPerSecByRound.map((perSec, i) => perSec / floor.callsPerSecByRound[i]!);
+  const throughputRatio = round(median(ratios));
+  return {
+    addedP50Ms,
+    addedP50BudgetMs: ADDED_P50_BUDGET_MS,
+    throughputRatio,
+    throughputRatioByRound: ratios.map((r) => round(r)),
+    throughputBudget: THROUGHPUT_BUDGET,
+    pass: addedP50Ms <= ADDED_P50_BUDGET_MS && throughputRatio >= THROUGHPUT_BUDGET,
+  };
+}
+
 try {
-  if (opts.only !== 'list') {
-    const echo = await benchEcho(dir);
-    const { floor, ziggie } = echo;
-    report.echo = echo;
-    const addedP50Ms = round(ziggie.p50Ms - floor.p50Ms);
-    // Per round (floor and Ziggie measured back to back), then the median.
-    const ratios = ziggie.callsPerSecByRound.map((perSec, i) => perSec / floor.callsPerSecByRound[i]!);
-    const throughputRatio = round(median(ratios));
-    report.budget = {
-      addedP50Ms,
-      addedP50BudgetMs: ADDED_P50_BUDGET_MS,
-      throughputRatio,
-      throughputRatioByRound: ratios.map((r) => round(r)),
-      throughputBudget: THROUGHPUT_BUDGET,
-      pass: addedP50Ms <= ADDED_P50_BUDGET_MS && throughputRatio >= THROUGHPUT_BUDGET,
-    };
+  const only = opts.only;
+  if (only === undefined || only === 'echo' || only === 'elicit') {
+    const ziggie = await startEchoZiggie(dir);
+    try {
+      if (only !== 'elicit') {
+        const echo = await benchEcho(ziggie);
+        report.echo = echo;
+        report.budget = budgetOf(echo.ziggie, echo.floor);
+        // The 2026-07-28 client on the same Ziggie, against the same floor (issue 7 §6).
+        report.budgetModern = budgetOf(echo.modern, echo.floor);
+      }
+      if (only !== 'echo') {
+        const elicit = await benchElicit(ziggie);
+        report.elicitation = {
+          ...elicit,
+          // What the bridge adds per round of input, over the same round made directly.
+          bridgeAddedPerRoundMs: round(elicit.modern.roundMs - elicit.direct.roundMs),
+          // The same for a 2025 client, whose elicitation goes over its session.
+          sessionAddedPerRoundMs: round(elicit.legacy.roundMs - elicit.direct.roundMs),
+          bridgedOverSessionMs: round(elicit.modern.p50Ms - elicit.legacy.p50Ms),
+          bridgedOverDirectMs: round(elicit.modern.p50Ms - elicit.direct.p50Ms),
+        };
+      }
+    } finally {
+      await ziggie.stop();
+    }
   }
-  if (opts.only !== 'echo') report.toolsList = await benchToolsList(dir);
+  if (only === undefined || only === 'list') report.toolsList = await benchToolsList(dir);
   // Other work on the machine skews the figures: the load at the end tells whether there was any.
   (report.machine as Record<string, unknown>).loadAvg1mAtEnd = round(loadavg()[0] ?? 0, 2);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
