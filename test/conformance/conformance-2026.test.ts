@@ -1,10 +1,14 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Check,
+  describeChecks,
+  runConformanceSuite,
+  type SuiteRun,
+} from '../helpers/conformance-suite.ts';
 import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
 
 /**
@@ -173,78 +177,9 @@ const PAIRINGS: Pairing[] = [
   },
 ];
 
-const RUN_TIMEOUT_MS = 50_000;
-
-interface Check {
-  id: string;
-  name: string;
-  status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED';
-  description: string;
-  errorMessage?: string;
-}
-
-interface SuiteRun {
-  exitCode: number | null;
-  output: string;
-  /** Scenario name → its checks, from the `checks.json` the suite writes per scenario. */
-  scenarios: Map<string, Check[]>;
-}
-
-/** The 0.2 suite's CLI entry (`bin.conformance` of its package.json), run with the Node running the tests. */
-function conformanceBin(): string {
-  const require = createRequire(import.meta.url);
-  const manifestPath = require.resolve('@modelcontextprotocol/conformance-next/package.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: { conformance: string } };
-  return join(dirname(manifestPath), manifest.bin.conformance);
-}
-
-/** Runs the 2026-07-28 requirement set against `url`; results are read from the per-scenario `checks.json`. */
-async function runSuite(url: string, outDir: string): Promise<SuiteRun> {
-  const args = [
-    conformanceBin(),
-    'server',
-    '--url',
-    url,
-    '--requirements',
-    '2026-07-28',
-    '--output-dir',
-    outDir,
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-  const exitCode = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code));
-  }).finally(() => clearTimeout(killer));
-
-  // Each scenario writes <outDir>/server-<scenario>-<ISO timestamp with ':' and '.' as '-'>/checks.json.
-  const scenarios = new Map<string, Check[]>();
-  for (const entry of readdirSync(outDir, { withFileTypes: true })) {
-    const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/.exec(entry.name);
-    if (!entry.isDirectory() || !match?.[1]) continue;
-    const checks = JSON.parse(readFileSync(join(outDir, entry.name, 'checks.json'), 'utf8')) as Check[];
-    scenarios.set(match[1], checks);
-  }
-  return { exitCode, output, scenarios };
-}
-
 function outcomeOf(checks: readonly Check[]): Outcome {
   if (checks.some((c) => c.status === 'FAILURE')) return 'fail';
   return checks.some((c) => c.status === 'SUCCESS') ? 'pass' : 'inconclusive';
-}
-
-function describeChecks(checks: readonly Check[]): string {
-  return checks
-    .filter((c) => c.status !== 'INFO')
-    .map((c) => `${c.status} ${c.id}: ${c.errorMessage ?? c.description}`)
-    .join('\n');
 }
 
 describe('MCP conformance suite 0.2 (2026-07-28) through /servers/<name>/mcp', () => {
@@ -274,7 +209,15 @@ describe('MCP conformance suite 0.2 (2026-07-28) through /servers/<name>/mcp', (
       PAIRINGS.map(async (p) => {
         const outDir = mkdtempSync(join(tmpdir(), 'ziggie-conformance-2026-'));
         outDirs.push(outDir);
-        runs.set(p.upstream, await runSuite(`${harness.baseUrl}/servers/${p.upstream}/mcp`, outDir));
+        runs.set(
+          p.upstream,
+          await runConformanceSuite(
+            '@modelcontextprotocol/conformance-next',
+            `${harness.baseUrl}/servers/${p.upstream}/mcp`,
+            ['--requirements', '2026-07-28'],
+            outDir,
+          ),
+        );
       }),
     );
   }, 60_000);

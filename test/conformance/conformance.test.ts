@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeChecks, runConformanceSuite, type SuiteRun } from '../helpers/conformance-suite.ts';
 import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
 
 /**
@@ -56,65 +55,6 @@ const PENDING = ['json-schema-2020-12', 'server-sse-polling'];
 const WARNINGS_ONLY = new Set(['server-sse-polling']);
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/conformance-server.ts');
-const RUN_TIMEOUT_MS = 50_000;
-
-interface Check {
-  id: string;
-  name: string;
-  status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED';
-  description: string;
-  errorMessage?: string;
-}
-
-interface SuiteRun {
-  exitCode: number | null;
-  output: string;
-  /** Scenario name → its checks, from the `checks.json` the suite writes per scenario. */
-  scenarios: Map<string, Check[]>;
-}
-
-/** The suite's CLI entry (`bin.conformance` of its package.json), run with the Node running the tests. */
-function conformanceBin(): string {
-  const require = createRequire(import.meta.url);
-  const manifestPath = require.resolve('@modelcontextprotocol/conformance/package.json');
-  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { bin: { conformance: string } };
-  return join(dirname(manifestPath), manifest.bin.conformance);
-}
-
-/** Runs every server scenario against `url`; results are read from the per-scenario `checks.json`. */
-async function runSuite(url: string, outDir: string): Promise<SuiteRun> {
-  const args = [conformanceBin(), 'server', '--url', url, '--suite', 'all', '--output-dir', outDir];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-  const exitCode = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code));
-  }).finally(() => clearTimeout(killer));
-
-  // Each scenario writes <outDir>/server-<scenario>-<ISO timestamp with ':' and '.' as '-'>/checks.json.
-  const scenarios = new Map<string, Check[]>();
-  for (const entry of readdirSync(outDir, { withFileTypes: true })) {
-    const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/.exec(entry.name);
-    if (!entry.isDirectory() || !match?.[1]) continue;
-    const checks = JSON.parse(readFileSync(join(outDir, entry.name, 'checks.json'), 'utf8')) as Check[];
-    scenarios.set(match[1], checks);
-  }
-  return { exitCode, output, scenarios };
-}
-
-function describeChecks(checks: readonly Check[]): string {
-  return checks
-    .filter((c) => c.status !== 'INFO')
-    .map((c) => `${c.status} ${c.id}: ${c.errorMessage ?? c.description}`)
-    .join('\n');
-}
 
 describe('MCP conformance suite through /servers/<name>/mcp', () => {
   let harness: Harness;
@@ -139,7 +79,12 @@ describe('MCP conformance suite through /servers/<name>/mcp', () => {
       'the fixture listed by the gateway',
     );
     outDir = mkdtempSync(join(tmpdir(), 'ziggie-conformance-'));
-    run = await runSuite(`${harness.baseUrl}/servers/conformance/mcp`, outDir);
+    run = await runConformanceSuite(
+      '@modelcontextprotocol/conformance',
+      `${harness.baseUrl}/servers/conformance/mcp`,
+      ['--suite', 'all'],
+      outDir,
+    );
   }, 60_000);
 
   afterAll(async () => {
