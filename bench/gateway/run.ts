@@ -24,11 +24,10 @@
  * --elicit-calls N (300 per round), --only echo|elicit|list,
  * --prof-dir DIR (run the Ziggie processes with --cpu-prof, profiles written to DIR).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -41,6 +40,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { stringify } from 'yaml';
+import { childPids, concurrent, cpuOf, median, percentile, round, sequential } from './measure.ts';
+import { killAll, startServer, stopServer } from './processes.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -75,59 +76,6 @@ function progress(message: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: every one is tracked and stopped, whatever happens.
-
-const children = new Set<ChildProcess>();
-
-/** Spawns a Node script that prints `LISTENING <url>` once ready; resolves with the URL. */
-async function startServer(
-  script: string,
-  args: string[],
-  options: { profile?: boolean } = {},
-): Promise<{ url: string; child: ChildProcess }> {
-  const nodeArgs = options.profile && PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(HERE, script), ...args], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 60 s`)), 60_000);
-    const onExit = (code: number | null) => reject(new Error(`${script} exited (${code}) before listening`));
-    child.once('exit', onExit);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('LISTENING ')) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolveUrl(line.slice('LISTENING '.length).trim());
-    });
-  });
-  return { url, child };
-}
-
-/** Closes the child's stdin (its signal to stop) and waits for it; SIGKILL after 10 s. */
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.stdin?.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function killAll(): void {
-  for (const child of children) child.kill('SIGKILL');
-}
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
 // Measurement
 
 interface EchoFigures {
@@ -154,57 +102,6 @@ interface EchoFigures {
 interface CpuProbe {
   server: number[];
   upstream?: number[];
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-interface CpuTime {
-  /** User + system (ms). */
-  total: number;
-  system: number;
-}
-
-/** CPU time a process has used, from /proc (Linux); undefined elsewhere. */
-function cpuTimeOf(pid: number): CpuTime | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    const user = (Number(fields[11]) * 1000) / 100;
-    const system = (Number(fields[12]) * 1000) / 100;
-    return { total: user + system, system };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pids of a process's children (Linux). */
-function childPids(pid: number | undefined): number[] {
-  if (pid === undefined) return [];
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
-      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
-
-/** Sums the CPU time of `pids`; undefined when it cannot be read (or there are none). */
-function cpuOf(pids: number[] | undefined): CpuTime | undefined {
-  if (!pids?.length) return undefined;
-  const sum: CpuTime = { total: 0, system: 0 };
-  for (const pid of pids) {
-    const time = cpuTimeOf(pid);
-    if (time === undefined) return undefined;
-    sum.total += time.total;
-    sum.system += time.system;
-  }
-  return sum;
 }
 
 /** The answer every benchmark client gives server-everything's elicitation form. */
@@ -252,33 +149,6 @@ const callToolOf = (client: Client | ModernClient): CallTool =>
     ? (name, args) => client.callTool({ name, arguments: args })
     : // v1 also types the legacy `{ toolResult }` shape, which no server here answers.
       (name, args) => client.callTool({ name, arguments: args }) as ReturnType<CallTool>;
-
-/** `fn` run `count` times one after the other; each latency in ms, sorted. */
-async function sequential(count: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  const latencies = new Array<number>(count);
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await fn(i);
-    latencies[i] = performance.now() - started;
-  }
-  return latencies.sort((a, b) => a - b);
-}
-
-/** `fn` run `count` times by `concurrency` workers; calls per second. */
-async function concurrent(
-  count: number,
-  concurrency: number,
-  fn: (i: number) => Promise<unknown>,
-): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await fn(next++);
-    }),
-  );
-  return count / ((performance.now() - started) / 1000);
-}
 
 /** One row of the echo benchmark: a connected client and the processes whose CPU time is counted. */
 interface EchoTarget {
@@ -345,12 +215,6 @@ async function measureRound(target: EchoTarget): Promise<RoundFigures> {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 function summarise(rounds: RoundFigures[]): EchoFigures {
   const pooled = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const cpu = (pick: (r: RoundFigures) => number | undefined) => {
@@ -410,7 +274,7 @@ async function startEchoZiggie(dir: string): Promise<ZiggieProcess> {
   writeZiggieConfig(config, join(dir, 'echo-data'), {
     everything: { command: process.execPath, args: [EVERYTHING_ENTRY, 'stdio'] },
   });
-  const { url, child } = await startServer('ziggie-server.ts', [config, '1'], { profile: true });
+  const { url, child } = await startServer('ziggie-server.ts', [config, '1'], { profileDir: PROF_DIR });
   return {
     mcpUrl: `${url}/mcp`,
     probe: { server: [child.pid!], upstream: childPids(child.pid) },
@@ -652,7 +516,9 @@ async function benchToolsList(dir: string): Promise<ToolsListFigures> {
   }
   const config = join(dir, 'list.yaml');
   writeZiggieConfig(config, join(dir, 'list-data'), servers);
-  const { url, child } = await startServer('ziggie-server.ts', [config, String(total)], { profile: true });
+  const { url, child } = await startServer('ziggie-server.ts', [config, String(total)], {
+    profileDir: PROF_DIR,
+  });
   try {
     const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`));
     const client = await connect(transport);
