@@ -87,7 +87,7 @@ export class Ziggie {
     try {
       const host = config.server.host;
       ziggie.#auth = await AuthService.create({
-        store: store.auth,
+        store,
         // Denials and rate limits are batched: the request path never waits for the audit log.
         audit: { record: (event) => ziggie.audit.enqueue(event) },
         // Unset mode: local on loopback; `listen` refuses a non-loopback host without `required`.

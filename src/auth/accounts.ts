@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SYSTEM_ACTOR } from '../core/access.ts';
+import type { NewAuditEntry } from '../core/audit.ts';
 import { ZiggieError } from '../core/errors.ts';
 import {
   missingPermissions,
@@ -9,8 +10,8 @@ import {
   TIERS,
   tierPermissions,
 } from '../core/policy.ts';
-import type { ApiKeyRecord, AuthStore, UserRecord } from '../store/auth-types.ts';
-import type { AuditSink } from './audit-sink.ts';
+import type { ApiKeyRecord, AuthStore, NewApiKey, NewUser, UserRecord } from '../store/auth-types.ts';
+import type { Store, StoreTx } from '../store/types.ts';
 import type { AgentDirectory } from './authenticator.ts';
 import { type Identity, identityKey } from './identity.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH } from './passwords.ts';
@@ -99,73 +100,95 @@ export function publicKey(key: ApiKeyRecord) {
 }
 
 /**
+ * What accounts need of the store: the auth repositories, and transactions in which a change and
+ * its audit entry commit together (or neither does).
+ */
+export type AccountsStore = Pick<Store, 'auth' | 'transaction'>;
+
+/** A key ready to be stored: its record, and the key itself (returned once, stored only hashed). */
+interface PreparedKey {
+  key: string;
+  record: NewApiKey;
+}
+
+/**
  * Users and API keys: create, change, list, revoke. Nobody hands out more than they hold: a key's
- * permissions must be a subset of its creator's.
+ * permissions must be a subset of its creator's. Every change is audited in the transaction that
+ * makes it.
  */
 export class Accounts {
+  readonly #db: AccountsStore;
   readonly #store: AuthStore;
-  readonly #audit: AuditSink;
   readonly #agents: AgentDirectory | undefined;
 
-  constructor(store: AuthStore, audit: AuditSink, agents?: AgentDirectory) {
-    this.#store = store;
-    this.#audit = audit;
+  constructor(store: AccountsStore, agents?: AgentDirectory) {
+    this.#db = store;
+    this.#store = store.auth;
     this.#agents = agents;
   }
 
   async createUser(by: Identity, input: unknown, ip: string | null = null): Promise<UserRecord> {
-    const { username, role, password } = NewUserSchema.parse(input);
-    const user = await this.#store.users.create({
-      id: newId('usr'),
-      username,
-      role,
-      passwordHash: password === undefined ? null : await hashPassword(password),
-      createdAt: new Date(),
-    });
-    if (!user) throw new ZiggieError('CONFLICT', `a user named "${username}" exists already`, { username });
-    this.#record(by, 'USER_CREATED', user.id, { username, role }, ip);
-    return user;
+    // Hashed before the transaction: scrypt is slow, and SQLite's write lock is held until commit.
+    const user = await prepareUser(input);
+    return this.#db.transaction((tx) => this.#insertUser(tx, by, user, ip));
+  }
+
+  async #insertUser(tx: StoreTx, by: Identity, user: NewUser, ip: string | null): Promise<UserRecord> {
+    const created = await tx.auth.users.create(user);
+    if (!created) {
+      throw new ZiggieError('CONFLICT', `a user named "${user.username}" exists already`, {
+        username: user.username,
+      });
+    }
+    await tx.audit.append([
+      entry(by, 'USER_CREATED', created.id, { username: created.username, role: created.role }, ip),
+    ]);
+    return created;
   }
 
   /** Changes role, password or disabled state; signs the user out everywhere on a password change or disable. */
   async updateUser(by: Identity, id: string, input: unknown, ip: string | null = null) {
     const change = UserChangeSchema.parse(input);
-    const user = await this.findUser(id);
-    const losesAdmin =
-      user.role === 'admin' && (change.disabled === true || (change.role && change.role !== 'admin'));
-    if (losesAdmin && !user.disabledAt) {
-      const admins = (await this.#store.users.list()).filter((u) => u.role === 'admin' && !u.disabledAt);
-      if (admins.length <= 1) {
-        throw new ZiggieError('CONFLICT', `"${user.username}" is the last admin; make another admin first`);
+    await this.findUser(id); // NOT_FOUND before hashing a password
+    const passwordHash = change.password ? await hashPassword(change.password) : undefined;
+    return this.#db.transaction(async (tx) => {
+      const user = await findUserIn(tx.auth, id);
+      const losesAdmin =
+        user.role === 'admin' && (change.disabled === true || (change.role && change.role !== 'admin'));
+      if (losesAdmin && !user.disabledAt) {
+        const admins = (await tx.auth.users.list()).filter((u) => u.role === 'admin' && !u.disabledAt);
+        if (admins.length <= 1) {
+          throw new ZiggieError('CONFLICT', `"${user.username}" is the last admin; make another admin first`);
+        }
       }
-    }
-    const now = new Date();
-    const updated = await this.#store.users.update(
-      user.id,
-      {
-        ...(change.role ? { role: change.role } : {}),
-        ...(change.password ? { passwordHash: await hashPassword(change.password) } : {}),
-        ...(change.disabled === undefined ? {} : { disabledAt: change.disabled ? now : null }),
-      },
-      now,
-    );
-    if (change.password || change.disabled) await this.#store.sessions.revokeForUser(user.id, now);
-    this.#record(
-      by,
-      'USER_UPDATED',
-      user.id,
-      { role: change.role, password: Boolean(change.password), disabled: change.disabled },
-      ip,
-    );
-    return updated ?? user;
+      const now = new Date();
+      const updated = await tx.auth.users.update(
+        user.id,
+        {
+          ...(change.role ? { role: change.role } : {}),
+          ...(passwordHash ? { passwordHash } : {}),
+          ...(change.disabled === undefined ? {} : { disabledAt: change.disabled ? now : null }),
+        },
+        now,
+      );
+      const sessionsEnded =
+        change.password || change.disabled ? await tx.auth.sessions.revokeForUser(user.id, now) : undefined;
+      await tx.audit.append([
+        entry(
+          by,
+          'USER_UPDATED',
+          user.id,
+          { role: change.role, password: Boolean(change.password), disabled: change.disabled, sessionsEnded },
+          ip,
+        ),
+      ]);
+      return updated ?? user;
+    });
   }
 
   /** A user by id or user name; `NOT_FOUND` otherwise. */
-  async findUser(idOrName: string): Promise<UserRecord> {
-    const user =
-      (await this.#store.users.get(idOrName)) ?? (await this.#store.users.findByUsername(idOrName));
-    if (!user) throw new ZiggieError('NOT_FOUND', `no user "${idOrName}"`);
-    return user;
+  findUser(idOrName: string): Promise<UserRecord> {
+    return findUserIn(this.#store, idOrName);
   }
 
   listUsers(): Promise<UserRecord[]> {
@@ -179,6 +202,13 @@ export class Accounts {
     ip: string | null = null,
     fixedKey?: string,
   ): Promise<{ key: string; record: ApiKeyRecord }> {
+    const prepared = await this.#prepareKey(by, input, fixedKey);
+    const record = await this.#db.transaction((tx) => this.#insertKey(tx, by, prepared.record, ip));
+    return { key: prepared.key, record };
+  }
+
+  /** Checks what the key may grant and makes it; stores nothing. */
+  async #prepareKey(by: Identity, input: unknown, fixedKey?: string): Promise<PreparedKey> {
     const body = NewKeySchema.parse(input);
     let kind: ApiKeyRecord['kind'] = 'user';
     let subject: string | null = by.actor.id;
@@ -212,7 +242,7 @@ export class Accounts {
       ? { key: fixedKey, prefix: displayPrefix(fixedKey), hash: sha256(fixedKey) }
       : generateApiKey();
     const now = new Date();
-    const record = await this.#store.apiKeys.create({
+    const record: NewApiKey = {
       id: newId('key'),
       name: body.name,
       prefix: generated.prefix,
@@ -224,15 +254,24 @@ export class Accounts {
       createdBy: identityKey(by),
       createdAt: now,
       expiresAt: body.expiresIn === undefined ? null : new Date(now.getTime() + body.expiresIn * 1000),
-    });
-    this.#record(
-      by,
-      'KEY_CREATED',
-      record.id,
-      { name: record.name, kind, role, tier, agentId: kind === 'agent' ? subject : undefined },
-      ip,
-    );
+    };
     return { key: generated.key, record };
+  }
+
+  async #insertKey(tx: StoreTx, by: Identity, key: NewApiKey, ip: string | null): Promise<ApiKeyRecord> {
+    const record = await tx.auth.apiKeys.create(key);
+    // The name, kind and grants; never the key or its hash.
+    const { name, kind, role, tier, subject } = record;
+    await tx.audit.append([
+      entry(
+        by,
+        'KEY_CREATED',
+        record.id,
+        { name, kind, role, tier, agentId: kind === 'agent' ? subject : undefined },
+        ip,
+      ),
+    ]);
+    return record;
   }
 
   async #agentTier(agentId: string, given: ApiKeyRecord['tier']): Promise<NonNullable<ApiKeyRecord['tier']>> {
@@ -253,13 +292,15 @@ export class Accounts {
 
   /** Revokes a key at once; `NOT_FOUND` for a key the identity may not see. */
   async revokeKey(by: Identity, id: string, ip: string | null = null): Promise<ApiKeyRecord> {
-    const key = await this.#store.apiKeys.get(id);
-    if (!key || !this.#mayManage(by, key)) throw new ZiggieError('NOT_FOUND', `no API key "${id}"`);
-    if (!key.revokedAt) {
-      await this.#store.apiKeys.revoke(id, new Date());
-      this.#record(by, 'KEY_REVOKED', id, { name: key.name, prefix: key.prefix }, ip);
-    }
-    return (await this.#store.apiKeys.get(id)) ?? key;
+    return this.#db.transaction(async (tx) => {
+      const key = await tx.auth.apiKeys.get(id);
+      if (!key || !this.#mayManage(by, key)) throw new ZiggieError('NOT_FOUND', `no API key "${id}"`);
+      // Revoked already (here or by a concurrent request): nothing changes, nothing is recorded.
+      if (await tx.auth.apiKeys.revoke(id, new Date())) {
+        await tx.audit.append([entry(by, 'KEY_REVOKED', id, { name: key.name, prefix: key.prefix }, ip)]);
+      }
+      return (await tx.auth.apiKeys.get(id)) ?? key;
+    });
   }
 
   #mayManage(by: Identity, key: ApiKeyRecord): boolean {
@@ -273,7 +314,7 @@ export class Accounts {
   /**
    * First start: when no enabled admin exists, creates one (`admin`) with an API key — `fixedKey`
    * (`ZIGGIE_BOOTSTRAP_TOKEN`) or a generated one that is returned once. Safe to run on several
-   * nodes at once: one admin is created.
+   * nodes at once: one admin is created. The admin, its key and both audit entries commit together.
    */
   async bootstrap(fixedKey?: string): Promise<{ admin: UserRecord; key?: string }> {
     const existing = await this.#store.users.firstAdmin();
@@ -285,47 +326,65 @@ export class Accounts {
       method: 'local',
     };
     const taken = await this.#store.users.findByUsername('admin');
-    let admin: UserRecord;
+    const user = await prepareUser({
+      username: taken ? `admin-${newId('x').slice(2, 8)}` : 'admin',
+      role: 'admin',
+    });
+    const owner: Identity = {
+      actor: { type: 'user', id: user.id },
+      permissions: rolePermissions('admin'),
+      role: 'admin',
+      method: 'local',
+    };
+    const prepared = await this.#prepareKey(owner, { name: 'bootstrap' }, fixedKey);
     try {
-      admin = await this.createUser(system, {
-        username: taken ? `admin-${newId('x').slice(2, 8)}` : 'admin',
-        role: 'admin',
+      const admin = await this.#db.transaction(async (tx) => {
+        const created = await this.#insertUser(tx, system, user, null);
+        await this.#insertKey(tx, owner, prepared.record, null);
+        return created;
       });
+      return { admin, key: prepared.key };
     } catch (error) {
       // Another node created it meanwhile.
       const raced = await this.#store.users.firstAdmin();
       if (raced) return { admin: raced };
       throw error;
     }
-    const owner: Identity = {
-      actor: { type: 'user', id: admin.id },
-      permissions: rolePermissions('admin'),
-      role: 'admin',
-      method: 'local',
-    };
-    const { key } = await this.createKey(owner, { name: 'bootstrap' }, null, fixedKey);
-    return { admin, key };
   }
+}
 
-  #record(
-    by: Identity,
-    action: 'USER_CREATED' | 'USER_UPDATED' | 'KEY_CREATED' | 'KEY_REVOKED',
-    id: string,
-    metadata: Record<string, unknown>,
-    ip: string | null,
-  ) {
-    const entityType = action.startsWith('USER') ? 'user' : 'key';
-    const clean = Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined));
-    void Promise.resolve(
-      this.#audit.record({
-        actor: by.actor,
-        action,
-        entityType,
-        entityId: id,
-        metadata: clean,
-        ip,
-        outcome: 'success',
-      }),
-    ).catch(() => {});
-  }
+async function prepareUser(input: unknown): Promise<NewUser> {
+  const { username, role, password } = NewUserSchema.parse(input);
+  return {
+    id: newId('usr'),
+    username,
+    role,
+    passwordHash: password === undefined ? null : await hashPassword(password),
+    createdAt: new Date(),
+  };
+}
+
+async function findUserIn(store: AuthStore, idOrName: string): Promise<UserRecord> {
+  const user = (await store.users.get(idOrName)) ?? (await store.users.findByUsername(idOrName));
+  if (!user) throw new ZiggieError('NOT_FOUND', `no user "${idOrName}"`);
+  return user;
+}
+
+/** The audit entry of an account change; metadata never holds key material or password hashes. */
+function entry(
+  by: Identity,
+  action: 'USER_CREATED' | 'USER_UPDATED' | 'KEY_CREATED' | 'KEY_REVOKED',
+  id: string,
+  metadata: Record<string, unknown>,
+  ip: string | null,
+): NewAuditEntry {
+  return {
+    actor: by.actor,
+    action,
+    entityType: action.startsWith('USER') ? 'user' : 'key',
+    entityId: id,
+    metadata: Object.fromEntries(Object.entries(metadata).filter(([, v]) => v !== undefined)),
+    ip,
+    outcome: 'success',
+  };
 }

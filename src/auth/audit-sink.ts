@@ -2,17 +2,10 @@ import type { Actor } from '../core/access.ts';
 
 /**
  * What the auth room reports to the audit log. Named after the audit log's actions; the
- * composition root connects a sink to the log (the default records nothing).
+ * composition root connects a sink to the log (the default records nothing). User and key changes
+ * are not reported here: accounts.ts appends their entries in the transaction of the change.
  */
-export type AuthAuditAction =
-  | 'AUTH_DENIED'
-  | 'RATE_LIMIT_EXCEEDED'
-  | 'AUTH_LOGIN'
-  | 'AUTH_LOGOUT'
-  | 'USER_CREATED'
-  | 'USER_UPDATED'
-  | 'KEY_CREATED'
-  | 'KEY_REVOKED';
+export type AuthAuditAction = 'AUTH_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'AUTH_LOGIN' | 'AUTH_LOGOUT';
 
 /** One entry, in the shape the audit log appends (`NewAuditEntry`). */
 export interface AuthAuditEvent {

@@ -3,7 +3,7 @@ import { isPermission, type Permission } from '../core/access.ts';
 import { ZiggieError } from '../core/errors.ts';
 import { missingPermissions } from '../core/policy.ts';
 import type { AuthStore, SessionRecord, UserRecord } from '../store/auth-types.ts';
-import { Accounts, UsernameSchema } from './accounts.ts';
+import { Accounts, type AccountsStore, UsernameSchema } from './accounts.ts';
 import { type AuditSink, type AuthAuditEvent, NO_AUDIT } from './audit-sink.ts';
 import { type AgentDirectory, Authenticator, type Credentials, userIdentity } from './authenticator.ts';
 import { type Identity, identityKey } from './identity.ts';
@@ -14,7 +14,8 @@ import type { AuthSettings } from './settings.ts';
 import { type IssuedToken, TokenService } from './tokens.ts';
 
 export interface AuthServiceDeps {
-  store: AuthStore;
+  /** The store (its `auth` repositories; transactions so that account changes commit with their audit entries). */
+  store: AccountsStore;
   settings: AuthSettings;
   audit?: AuditSink;
   agents?: AgentDirectory;
@@ -51,18 +52,18 @@ export class AuthService {
 
   private constructor(deps: AuthServiceDeps, tokens: TokenService) {
     this.settings = deps.settings;
-    this.#store = deps.store;
+    this.#store = deps.store.auth;
     this.#audit = deps.audit ?? NO_AUDIT;
     this.tokens = tokens;
-    this.authenticator = new Authenticator(deps.store, tokens, deps.agents);
-    this.accounts = new Accounts(deps.store, this.#audit, deps.agents);
+    this.authenticator = new Authenticator(deps.store.auth, tokens, deps.agents);
+    this.accounts = new Accounts(deps.store, deps.agents);
   }
 
   /** Builds the service; the signing key comes from config or is generated once and stored. */
   static async create(deps: AuthServiceDeps): Promise<AuthService> {
     const { tokens } = deps.settings;
     const secret =
-      tokens.secret ?? (await deps.store.secrets.getOrCreate('jwt-hs256', () => randomToken(32)));
+      tokens.secret ?? (await deps.store.auth.secrets.getOrCreate('jwt-hs256', () => randomToken(32)));
     const service = new TokenService({
       secret: new TextEncoder().encode(secret),
       issuer: tokens.issuer,

@@ -167,7 +167,7 @@ async function createLocally(
   });
   try {
     const auth = await AuthService.create({
-      store: store.auth,
+      store,
       settings: { ...config.auth, mode: 'required' },
     });
     const system = {
