@@ -5,7 +5,8 @@ import type { Actor } from '../core/access.ts';
  * composition root connects a sink to the log (the default records nothing). User and key changes
  * are not reported here: accounts.ts appends their entries in the transaction of the change.
  */
-export type AuthAuditAction = 'AUTH_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'AUTH_LOGIN' | 'AUTH_LOGOUT';
+/** What the sink records: refusals and limits (no data change), and failed sign-ins. */
+export type AuthAuditAction = 'AUTH_DENIED' | 'RATE_LIMIT_EXCEEDED' | 'AUTH_LOGIN';
 
 /** One entry, in the shape the audit log appends (`NewAuditEntry`). */
 export interface AuthAuditEvent {

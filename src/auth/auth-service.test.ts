@@ -286,6 +286,15 @@ describe('users and sessions', () => {
     });
     expect(await auth.logout(identity, null)).toBe(true);
     await expect(auth.authenticate({ session: cookie })).rejects.toMatchObject({ code: 'AUTH_INVALID' });
+    // Sign-in and sign-out are in the audit log, committed with the session change.
+    const logged = (await store.audit.scan({}, 0, 10_000)).filter((e) => e.entityId === session.id);
+    expect(logged.map((e) => [e.action, e.actor.id, e.ip])).toEqual([
+      ['AUTH_LOGIN', user.id, '127.0.0.1'],
+      ['AUTH_LOGOUT', user.id, null],
+    ]);
+    // A second sign-out of the ended session changes nothing and records nothing.
+    expect(await auth.logout(identity, null)).toBe(false);
+    expect((await store.audit.scan({}, 0, 10_000)).filter((e) => e.entityId === session.id)).toHaveLength(2);
   });
 
   it('end every session and key of a disabled user at once', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isPermission, type Permission } from '../core/access.ts';
+import type { NewAuditEntry } from '../core/audit.ts';
 import { ZiggieError } from '../core/errors.ts';
 import { missingPermissions } from '../core/policy.ts';
 import type { AuthStore, SessionRecord, UserRecord } from '../store/auth-types.ts';
@@ -45,6 +46,7 @@ export class AuthService {
   readonly accounts: Accounts;
   readonly authenticator: Authenticator;
   readonly tokens: TokenService;
+  readonly #db: AccountsStore;
   readonly #store: AuthStore;
   readonly #audit: AuditSink;
   readonly #limiter = new RateLimiter();
@@ -52,6 +54,7 @@ export class AuthService {
 
   private constructor(deps: AuthServiceDeps, tokens: TokenService) {
     this.settings = deps.settings;
+    this.#db = deps.store;
     this.#store = deps.store.auth;
     this.#audit = deps.audit ?? NO_AUDIT;
     this.tokens = tokens;
@@ -141,21 +144,18 @@ export class AuthService {
     }
     const cookie = randomToken(32);
     const now = new Date();
-    const session = await this.#store.sessions.create({
-      id: newId('ses'),
-      userId: user.id,
-      tokenHash: sha256(cookie),
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + this.settings.sessions.ttlMs),
-    });
-    this.#record({
-      actor: { type: 'user', id: user.id },
-      action: 'AUTH_LOGIN',
-      entityType: 'session',
-      entityId: session.id,
-      metadata: {},
-      ip,
-      outcome: 'success',
+    const signedIn = user;
+    // The session and the entry that records it commit together.
+    const session = await this.#db.transaction(async (tx) => {
+      const created = await tx.auth.sessions.create({
+        id: newId('ses'),
+        userId: signedIn.id,
+        tokenHash: sha256(cookie),
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + this.settings.sessions.ttlMs),
+      });
+      await tx.audit.append([sessionEntry({ type: 'user', id: signedIn.id }, 'AUTH_LOGIN', created.id, ip)]);
+      return created;
     });
     return { cookie, session, user };
   }
@@ -163,17 +163,12 @@ export class AuthService {
   /** Ends the session of a session-authenticated identity, server-side. */
   async logout(identity: Identity | undefined, ip: string | null): Promise<boolean> {
     if (identity?.method !== 'session' || !identity.credentialId) return false;
-    const done = await this.#store.sessions.revoke(identity.credentialId, new Date());
-    this.#record({
-      actor: identity.actor,
-      action: 'AUTH_LOGOUT',
-      entityType: 'session',
-      entityId: identity.credentialId,
-      metadata: {},
-      ip,
-      outcome: 'success',
+    const sessionId = identity.credentialId;
+    return this.#db.transaction(async (tx) => {
+      const done = await tx.auth.sessions.revoke(sessionId, new Date());
+      if (done) await tx.audit.append([sessionEntry(identity.actor, 'AUTH_LOGOUT', sessionId, ip)]);
+      return done;
     });
-    return done;
   }
 
   /** A JWT for `identity`, narrowed to `permissions` if given, never outliving the credential it came from. */
@@ -275,4 +270,14 @@ export class AuthService {
       // A sink must not fail the request it records.
     }
   }
+}
+
+/** The audit entry of a sign-in or sign-out, written in the session change's transaction. */
+function sessionEntry(
+  actor: Identity['actor'],
+  action: 'AUTH_LOGIN' | 'AUTH_LOGOUT',
+  sessionId: string,
+  ip: string | null,
+): NewAuditEntry {
+  return { actor, action, entityType: 'session', entityId: sessionId, metadata: {}, ip, outcome: 'success' };
 }
