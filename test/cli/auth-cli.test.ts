@@ -1,49 +1,22 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { killAll, ziggie as runZiggie, startZiggieAt } from '../helpers/cli-runner.ts';
 
 /**
  * `ziggie users|keys` and `--token` against a real `ziggie start` in `auth.mode: required`, whose
  * first admin was made with `ziggie users create --admin --local`.
  */
 
-const BIN = join(process.cwd(), 'bin/ziggie.js');
 const dir = mkdtempSync(join(tmpdir(), 'ziggie-auth-cli-'));
-const children = new Set<ChildProcess>();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ziggie(args: readonly string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
-  const { ZIGGIE_URL: _u, ZIGGIE_TOKEN: _t, ZIGGIE_BOOTSTRAP_TOKEN: _b, ...inherited } = process.env;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...inherited, ...env } });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin.end(stdin ?? '');
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs `ziggie <args>` to completion in the temp dir, `stdin` on its standard input. */
+const ziggie = (args: readonly string[], env: Record<string, string> = {}, stdin?: string) =>
+  runZiggie(args, { cwd: dir, env, ...(stdin === undefined ? {} : { input: stdin }) });
 
 const configPath = join(dir, 'ziggie.yaml');
-let server: ChildProcess;
 let url = '';
 let banner = '';
 let adminKey = '';
@@ -59,22 +32,11 @@ beforeAll(async () => {
   adminKey = /^API key: +(\S+)/m.exec(created.stdout)?.[1] ?? '';
   password = /^password: +(\S+)/m.exec(created.stdout)?.[1] ?? '';
   expect(created.stdout).toMatch(/^created user root \(admin\), id usr_/);
-  server = spawn(process.execPath, [BIN, 'start', '--config', configPath], { cwd: dir, env: process.env });
-  children.add(server);
-  server.stderr?.resume();
-  banner = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    server.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      text += chunk;
-      if (text.includes('  auth ')) resolve(text);
-    });
-    server.on('exit', (code) => reject(new Error(`ziggie start exited with ${code}`)));
-  });
-  url = /^Ziggie (http:\/\/\S+)\n/.exec(banner)?.[1] ?? '';
+  ({ url, banner } = await startZiggieAt(configPath, dir));
 }, 60_000);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 

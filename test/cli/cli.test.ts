@@ -1,5 +1,3 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: config text with ${VAR} placeholders
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +8,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import {
+  BIN,
+  expectFailure,
+  killAll,
+  type RunningZiggie,
+  ziggie as runZiggie,
+  startZiggieAt,
+} from '../helpers/cli-runner.ts';
 import { EVERYTHING_ENTRY, everythingStdio } from '../helpers/ziggie-harness.ts';
 
 /**
@@ -17,53 +23,16 @@ import { EVERYTHING_ENTRY, everythingStdio } from '../helpers/ziggie-harness.ts'
  * Ziggie started by `ziggie start` with server-everything as its upstream.
  */
 
-const BIN = join(process.cwd(), 'bin/ziggie.js');
 const dir = mkdtempSync(join(tmpdir(), 'ziggie-cli-'));
-/** Children not yet exited; killed at the end whatever happens. */
-const children = new Set<ChildProcess>();
 
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `ziggie <args>` to completion, in the temp dir, with `ZIGGIE_URL` unset unless given. */
-function ziggie(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  const { ZIGGIE_URL: _, ...inherited } = process.env;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...inherited, ...env } });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A failed run: exit 1, nothing on stdout, exactly one line `ziggie: <CODE>: …` on stderr. */
-function expectFailure(run: Run, code: string, message: RegExp | string): void {
-  expect(run.stderr).toMatch(/^ziggie: [A-Z_]+: [^\n]+\n$/);
-  expect(run.stderr.startsWith(`ziggie: ${code}: `), run.stderr).toBe(true);
-  const text = run.stderr.slice(`ziggie: ${code}: `.length, -1);
-  if (typeof message === 'string') expect(text).toBe(message);
-  else expect(text).toMatch(message);
-  expect(run.code).toBe(1);
-}
+/** Runs `ziggie <args>` to completion in the temp dir. */
+const ziggie = (args: readonly string[], env: Record<string, string> = {}) =>
+  runZiggie(args, { cwd: dir, env });
 
 let counter = 0;
 /** Writes a ziggie.yaml (server on a free port, data in its own temp dir) and returns its path. */
@@ -263,33 +232,18 @@ describe.concurrent('ziggie start: bad configuration', () => {
 });
 
 describe('against a running Ziggie', () => {
-  let server: ChildProcess;
+  let server: RunningZiggie;
   let url = '';
   let banner = '';
   const remote = (args: readonly string[]) => ziggie([...args, '--gateway', url]);
 
   beforeAll(async () => {
-    const path = writeConfig({ mcpServers: { everything: everythingStdio() } });
-    server = spawn(process.execPath, [BIN, 'start', '--config', path], { cwd: dir, env: process.env });
-    children.add(server);
-    server.stderr?.resume();
-    banner = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      server.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        text += chunk;
-        if (text.includes('  config ')) resolve(text);
-      });
-      server.on('exit', (code) => reject(new Error(`ziggie start exited with ${code}`)));
-    });
-    url = /^Ziggie (http:\/\/\S+)\n/.exec(banner)?.[1] ?? '';
+    server = await startZiggieAt(writeConfig({ mcpServers: { everything: everythingStdio() } }), dir);
+    ({ url, banner } = server);
   });
 
   afterAll(async () => {
-    if (server.exitCode !== null) return;
-    const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
-    server.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    children.delete(server);
+    expect(await server.stop()).toBe(0);
   });
 
   it('start prints the bound address (port 0 resolved) and the endpoints', () => {

@@ -20,12 +20,15 @@ export function killAll(): void {
   for (const child of children) child.kill('SIGKILL');
 }
 
-/** Runs `ziggie <args>` to completion in `cwd`, with `ZIGGIE_URL`/`ZIGGIE_TOKEN` unset unless given. */
+/**
+ * Runs `ziggie <args>` to completion in `cwd`, with `ZIGGIE_URL`, `ZIGGIE_TOKEN` and
+ * `ZIGGIE_BOOTSTRAP_TOKEN` unset unless given; stdin gets `input` (or is closed at once).
+ */
 export function ziggie(
   args: readonly string[],
   { cwd, env = {}, input }: { cwd: string; env?: Record<string, string>; input?: string },
 ): Promise<Run> {
-  const { ZIGGIE_URL: _, ZIGGIE_TOKEN: __, ...inherited } = process.env;
+  const { ZIGGIE_URL: _u, ZIGGIE_TOKEN: _t, ZIGGIE_BOOTSTRAP_TOKEN: _b, ...inherited } = process.env;
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...inherited, ...env } });
   children.add(child);
   let stdout = '';
@@ -36,7 +39,7 @@ export function ziggie(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  if (input !== undefined) child.stdin.end(input);
+  child.stdin.end(input ?? '');
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
@@ -56,9 +59,11 @@ export function expectFailure(run: Run, code: string, message: RegExp | string):
   expect(run.code).toBe(1);
 }
 
-/** A running `ziggie start`, its bound URL, and a way to stop it (SIGTERM, expecting exit 0). */
+/** A running `ziggie start`: its bound URL, its start banner, and a way to stop it (SIGTERM). */
 export interface RunningZiggie {
   url: string;
+  banner: string;
+  /** Sends SIGTERM and resolves with the exit code (0 for a clean stop). */
   stop(): Promise<number | null>;
 }
 
@@ -66,20 +71,26 @@ export interface RunningZiggie {
 export async function startServer(dir: string, config: Record<string, unknown>): Promise<RunningZiggie> {
   const path = join(dir, 'ziggie.yaml');
   writeFileSync(path, stringify({ server: { port: 0 }, storage: { dataDir: join(dir, 'data') }, ...config }));
-  const server = spawn(process.execPath, [BIN, 'start', '--config', path], { cwd: dir, env: process.env });
+  return startZiggieAt(path, dir);
+}
+
+/** Runs `ziggie start --config <path>` in `cwd` and resolves once its banner (ending with the auth lines) is out. */
+export async function startZiggieAt(path: string, cwd: string): Promise<RunningZiggie> {
+  const server = spawn(process.execPath, [BIN, 'start', '--config', path], { cwd, env: process.env });
   children.add(server);
   server.stderr?.resume();
   const banner = await new Promise<string>((resolve, reject) => {
     let text = '';
     server.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       text += chunk;
-      if (text.includes('  config ')) resolve(text);
+      if (text.includes('  auth ')) resolve(text);
     });
     server.on('exit', (code) => reject(new Error(`ziggie start exited with ${code}`)));
   });
   const url = /^Ziggie (http:\/\/\S+)\n/.exec(banner)?.[1] ?? '';
   return {
     url,
+    banner,
     async stop() {
       if (server.exitCode !== null) return server.exitCode;
       const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
