@@ -241,6 +241,26 @@ export const ERROR_CODES = {
     jsonRpc: JSONRPC.INVALID_PARAMS,
     summary: 'The agent named to take the task is disabled or offline.',
   },
+  EXECUTOR_BINDING_INVALID: {
+    status: 400,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: "An agent's executor binding is not one Ziggie can run; the message names the field.",
+  },
+  TASK_LEASE_LOST: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The agent reports on a task attempt it no longer holds.',
+  },
+  BUDGET_EXCEEDED: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'An agent or workspace budget is used up; no new assignments.',
+  },
+  AGENT_NOT_CONNECTED: {
+    status: 409,
+    jsonRpc: JSONRPC.INVALID_PARAMS,
+    summary: 'The remote agent has no live connection.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
