@@ -43,6 +43,12 @@ export const SubmitTaskSchema = z
     idempotencyKey: z.string().min(1).max(200).optional(),
     parentId: TaskIdSchema.optional(),
     maxAttempts: z.number().int().min(1).max(100).default(3),
+    /**
+     * How this task settles from its subtasks once its agent hands it over to them (`awaitSubtasks`):
+     * `all` (default) completes when every subtask completed and fails when one fails for good or is
+     * cancelled; `any` completes when at least one completed.
+     */
+    childPolicy: z.enum(['all', 'any']).optional(),
   })
   .refine((task) => !(task.agentId && task.skills), {
     message: 'give agentId or skills, not both',
@@ -113,6 +119,24 @@ export interface Task {
   cost: number;
   /** Why the assignee was chosen (or why nobody was). */
   why: string | null;
+  /** Who runs the attempt in progress (a runner or a remote agent's connection), and until when. */
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  /** A retry waits for its backoff: not claimed before this time. */
+  notBefore: Date | null;
+  childPolicy: ChildPolicy | null;
+  /** The agent handed the task over to its subtasks: it settles when they do. */
+  awaitingChildren: boolean;
+}
+
+export type ChildPolicy = 'all' | 'any';
+
+/** One line of a task's log. */
+export interface TaskLogLine {
+  attempt: number;
+  stream: 'stdout' | 'stderr' | 'info';
+  text: string;
+  at: Date;
 }
 
 /** One status change of a task, as recorded beside it. `from` is null for the creation. */

@@ -66,6 +66,7 @@ export interface Database extends AuthTables {
   agent_skills: AgentSkillsTable;
   tasks: TasksTable;
   task_transitions: TaskTransitionsTable;
+  task_logs: TaskLogsTable;
 }
 
 /** The Kysely instance the repositories share. */
@@ -199,6 +200,21 @@ export interface TasksTable {
   output_tokens: number;
   cost: number;
   why: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  not_before: number | null;
+  child_policy: string | null;
+  awaiting_children: number | null;
+}
+
+/** Lines of a task's log (executor output), in order. */
+export interface TaskLogsTable {
+  id: Generated<number>;
+  task_id: string;
+  attempt: number;
+  stream: string;
+  text: string;
+  at: number;
 }
 
 /** One row per status change of a task; `from_status` is null for the creation. */

@@ -18,6 +18,7 @@ const newTask = (overrides: Partial<NewTask> = {}): NewTask => ({
   maxAttempts: 3,
   idempotencyKey: null,
   deadline: null,
+  childPolicy: null,
   createdAt: new Date(1_700_000_000_000 + counter),
   ...overrides,
 });

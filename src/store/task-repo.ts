@@ -2,14 +2,17 @@ import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent, TaskPriority } from '../core/assignment.ts';
 import type { Tier } from '../core/policy.ts';
-import type { Task, TaskError, TaskTransition } from '../core/task.ts';
+import type { ChildPolicy, Task, TaskError, TaskLogLine, TaskTransition } from '../core/task.ts';
 import type { TaskStatus } from '../core/task-states.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { StoreDb, TasksTable, TaskTransitionsTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
-import type { NewTask, StoreDialect, TaskFilter, TaskRepo, TaskUpdate } from './types.ts';
+import type { NewTask, StoreDialect, TaskFilter, TaskLogEntry, TaskRepo, TaskUpdate } from './types.ts';
 
 const CURSOR_KIND = 'task';
+
+/** `order by` rank of a priority: CRITICAL first. */
+const PRIORITY_RANK = sql<number>`case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end`;
 
 /**
  * Orchestrator tasks. The repository stores what the service decided; the state machine, the
@@ -51,6 +54,8 @@ export class SqlTaskRepo implements TaskRepo {
       input_tokens: 0,
       output_tokens: 0,
       cost: 0,
+      child_policy: task.childPolicy,
+      awaiting_children: 0,
     };
     const stored = await this.#db.insertInto('tasks').values(row).returningAll().executeTakeFirstOrThrow();
     return toTask(stored);
@@ -98,6 +103,7 @@ export class SqlTaskRepo implements TaskRepo {
       set.error_json = changes.error === null ? null : JSON.stringify(changes.error);
     if (changes.reviewFeedback !== undefined) set.review_feedback = changes.reviewFeedback;
     if (changes.attempts !== undefined) set.attempts = changes.attempts;
+    if (changes.maxAttempts !== undefined) set.max_attempts = changes.maxAttempts;
     if (changes.rejections !== undefined) set.rejections = changes.rejections;
     if (changes.assignedAt !== undefined) set.assigned_at = time(changes.assignedAt);
     if (changes.startedAt !== undefined) set.started_at = time(changes.startedAt);
@@ -109,6 +115,10 @@ export class SqlTaskRepo implements TaskRepo {
     if (changes.outputTokens !== undefined) set.output_tokens = changes.outputTokens;
     if (changes.cost !== undefined) set.cost = changes.cost;
     if (changes.why !== undefined) set.why = changes.why;
+    if (changes.leaseOwner !== undefined) set.lease_owner = changes.leaseOwner;
+    if (changes.leaseExpiresAt !== undefined) set.lease_expires_at = time(changes.leaseExpiresAt);
+    if (changes.notBefore !== undefined) set.not_before = time(changes.notBefore);
+    if (changes.awaitingChildren !== undefined) set.awaiting_children = changes.awaitingChildren ? 1 : 0;
     const row = await this.#db
       .updateTable('tasks')
       .set(set)
@@ -211,6 +221,109 @@ export class SqlTaskRepo implements TaskRepo {
     }));
   }
 
+  async claimable(query: { assignees?: readonly string[]; limit: number; now: Date }): Promise<Task[]> {
+    if (query.assignees?.length === 0) return [];
+    let q = this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', '=', 'ASSIGNED')
+      .where((eb) => eb.or([eb('not_before', 'is', null), eb('not_before', '<=', query.now.getTime())]));
+    if (query.assignees) q = q.where('assignee', 'in', [...query.assignees]);
+    // Most urgent first, then oldest: ids sort by creation.
+    q = q.orderBy(PRIORITY_RANK).orderBy('id').limit(query.limit);
+    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
+    return (await q.execute()).map(toTask);
+  }
+
+  async expiredLeases(now: Date, limit: number): Promise<Task[]> {
+    let q = this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('lease_expires_at', 'is not', null)
+      .where('lease_expires_at', '<', now.getTime())
+      .where('status', '=', 'IN_PROGRESS')
+      .orderBy('lease_expires_at')
+      .limit(limit);
+    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
+    return (await q.execute()).map(toTask);
+  }
+
+  async leasedBy(ownerPrefix: string, limit: number): Promise<Task[]> {
+    let q = this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', '=', 'IN_PROGRESS')
+      // A prefix compare without LIKE: owner ids may hold `_`, a LIKE wildcard.
+      .where(sql<string>`substr(lease_owner, 1, ${ownerPrefix.length})`, '=', ownerPrefix)
+      .orderBy('id')
+      .limit(limit);
+    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
+    return (await q.execute()).map(toTask);
+  }
+
+  async pastDeadline(now: Date, limit: number): Promise<Task[]> {
+    let q = this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('deadline', 'is not', null)
+      .where('deadline', '<=', now.getTime())
+      .where('status', 'in', ['PENDING', 'ASSIGNED', 'IN_PROGRESS'])
+      .orderBy('deadline')
+      .limit(limit);
+    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
+    return (await q.execute()).map(toTask);
+  }
+
+  async extendLeases(ids: readonly string[], owner: string, until: Date): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db
+      .updateTable('tasks')
+      .set({ lease_expires_at: until.getTime() })
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'IN_PROGRESS')
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  async appendLogs(lines: readonly TaskLogEntry[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.#db
+      .insertInto('task_logs')
+      .values(
+        lines.map((line) => ({
+          task_id: line.taskId,
+          attempt: line.attempt,
+          stream: line.stream,
+          text: line.text,
+          at: line.at.getTime(),
+        })),
+      )
+      .execute();
+  }
+
+  async logs(
+    taskId: string,
+    page: { afterId?: number; limit: number },
+  ): Promise<Array<TaskLogLine & { id: number }>> {
+    const rows = await this.#db
+      .selectFrom('task_logs')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .where('id', '>', page.afterId ?? 0)
+      .orderBy('id')
+      .limit(page.limit)
+      .execute();
+    return rows.map((row) => ({
+      id: Number(row.id),
+      attempt: Number(row.attempt),
+      stream: row.stream as TaskLogLine['stream'],
+      text: row.text,
+      at: new Date(Number(row.at)),
+    }));
+  }
+
   async adjustWorkload(agentId: string, delta: number): Promise<void> {
     await this.#db
       .updateTable('agents')
@@ -265,6 +378,11 @@ function toTask(row: Selectable<TasksTable>): Task {
     outputTokens: Number(row.output_tokens),
     cost: Number(row.cost),
     why: row.why,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: date(row.lease_expires_at),
+    notBefore: date(row.not_before),
+    childPolicy: row.child_policy as ChildPolicy | null,
+    awaitingChildren: Number(row.awaiting_children ?? 0) === 1,
   };
 }
 

@@ -4,7 +4,7 @@ import type { HierarchyNode } from '../core/agent-hierarchy.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
 import type { AuditEntry, ChainAnchor, ChainHead, NewAuditEntry } from '../core/audit.ts';
 import type { Tier } from '../core/policy.ts';
-import type { Task, TaskTransition } from '../core/task.ts';
+import type { Task, TaskLogLine, TaskTransition } from '../core/task.ts';
 import type { UpstreamSpec } from '../core/upstream-spec.ts';
 import type { NewWorkspace, Workspace, WorkspacePatch, WorkspaceSource } from '../core/workspace.ts';
 import type { AuthStore } from './auth-types.ts';
@@ -302,6 +302,7 @@ export type NewTask = Pick<
   | 'idempotencyKey'
   | 'deadline'
   | 'createdAt'
+  | 'childPolicy'
 >;
 
 /** What a change of a task writes: the fields given, nothing else (`updatedAt` always). */
@@ -315,6 +316,7 @@ export type TaskUpdate = Partial<
     | 'error'
     | 'reviewFeedback'
     | 'attempts'
+    | 'maxAttempts'
     | 'rejections'
     | 'assignedAt'
     | 'startedAt'
@@ -326,6 +328,10 @@ export type TaskUpdate = Partial<
     | 'outputTokens'
     | 'cost'
     | 'why'
+    | 'leaseOwner'
+    | 'leaseExpiresAt'
+    | 'notBefore'
+    | 'awaitingChildren'
   >
 > & { updatedAt: Date };
 
@@ -361,6 +367,31 @@ export interface TaskRepo {
   }): Promise<CandidateAgent[]>;
   /** Adds `delta` to an agent's workload (never below 0). */
   adjustWorkload(agentId: string, delta: number): Promise<void>;
+  /**
+   * ASSIGNED tasks whose backoff is over (of these assignees, when given), most urgent and oldest
+   * first, locked for the caller's transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that two
+   * nodes never claim the same task).
+   */
+  claimable(query: { assignees?: readonly string[]; limit: number; now: Date }): Promise<Task[]>;
+  /** IN_PROGRESS tasks whose lease ended before `now`, locked (skipping rows another node holds). */
+  expiredLeases(now: Date, limit: number): Promise<Task[]>;
+  /** IN_PROGRESS tasks whose lease owner starts with `ownerPrefix`, locked. */
+  leasedBy(ownerPrefix: string, limit: number): Promise<Task[]>;
+  /** Open (PENDING, ASSIGNED, IN_PROGRESS) tasks whose deadline is at or before `now`, locked. */
+  pastDeadline(now: Date, limit: number): Promise<Task[]>;
+  appendLogs(lines: readonly TaskLogEntry[]): Promise<void>;
+  /** Moves the lease of those of `ids` that `owner` holds to `until`; returns the ids it still holds. */
+  extendLeases(ids: readonly string[], owner: string, until: Date): Promise<string[]>;
+  /** Log lines after `afterId`, oldest first. */
+  logs(
+    taskId: string,
+    page: { afterId?: number; limit: number },
+  ): Promise<Array<TaskLogLine & { id: number }>>;
+}
+
+/** A log line as written: which task and attempt it belongs to. */
+export interface TaskLogEntry extends TaskLogLine {
+  taskId: string;
 }
 
 /** The repositories, bound either to the store or to one transaction (`store.transaction`). */

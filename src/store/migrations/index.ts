@@ -8,6 +8,7 @@ import { auditMigration } from './0003-audit.ts';
 import { registryMigration } from './0004-registry.ts';
 import { authMigration } from './0005-auth.ts';
 import { tasksMigration } from './0006-tasks.ts';
+import { taskRuntimeMigration } from './0007-task-runtime.ts';
 import type { StoreMigration } from './types.ts';
 
 /**
@@ -21,6 +22,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreM
   ['0004-registry', registryMigration],
   ['0005-auth', authMigration],
   ['0006-tasks', tasksMigration],
+  ['0007-task-runtime', taskRuntimeMigration],
 ];
 
 /** A static provider: migrations are imported modules, so nothing depends on the files on disk. */

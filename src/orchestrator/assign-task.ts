@@ -1,0 +1,139 @@
+import type { Actor } from '../core/access.ts';
+import { chooseAgent } from '../core/assignment.ts';
+import { checkDelegation, delegableTiers } from '../core/delegation.ts';
+import { ZiggieError } from '../core/errors.ts';
+import type { DelegationPolicy, Tier } from '../core/policy.ts';
+import type { Task } from '../core/task.ts';
+import type { StoreTx } from '../store/types.ts';
+import type { TaskContext } from './task-context.ts';
+import { delegationRefused, move } from './task-moves.ts';
+
+/** Where a task goes to get an agent: a named one, or the best by skills (and tier). */
+export type AssignRequest = { agentId: string } | { skills: readonly string[]; tier?: Tier };
+
+export interface AssignRules {
+  maxDepth: number;
+  policy: DelegationPolicy;
+  candidateLimit: number;
+  /**
+   * Says why an agent may take no new task now (a budget used up), or undefined. Checked for the
+   * named agent and for the one assignment by skills chose.
+   */
+  blocked?: (tx: StoreTx, agentId: string, task: Task) => Promise<string | undefined>;
+}
+
+/**
+ * Gives a PENDING (or FAILED/REJECTED, for a retry) task an agent: a named one (checked against
+ * the delegation rules), or by skills with `chooseAgent`. By skills, a task nobody can take keeps
+ * its status and `why` says why. `avoid` leaves agents out (a retry after a lease expired goes to
+ * another agent when there is one).
+ */
+export async function assignTask(
+  tx: StoreTx,
+  task: Task,
+  request: AssignRequest,
+  ctx: TaskContext,
+  rules: AssignRules,
+  extra: { avoid?: readonly string[]; reason?: string; notBefore?: Date | null } = {},
+): Promise<Task> {
+  const from = await delegator(tx, ctx.actor);
+  const ancestors = await ancestorAssignees(tx, task);
+  let agentId: string;
+  let why: string;
+  if ('agentId' in request) {
+    const agent = await tx.agents.get(request.agentId);
+    if (!agent) {
+      throw new ZiggieError('AGENT_NOT_FOUND', `no agent with id "${request.agentId}"`, {
+        agent: request.agentId,
+      });
+    }
+    if (agent.status === 'disabled' || agent.status === 'offline') {
+      throw new ZiggieError(
+        'TASK_ASSIGNEE_UNAVAILABLE',
+        `agent ${agent.id} is ${agent.status} and takes no tasks`,
+        { agent: agent.id, status: agent.status },
+      );
+    }
+    const problem = checkDelegation({
+      from,
+      to: { id: agent.id, tier: agent.tier },
+      ancestorAssignees: ancestors,
+      depth: task.depth,
+      maxDepth: rules.maxDepth,
+      policy: rules.policy,
+    });
+    if (problem) {
+      throw delegationRefused(problem.rule, problem.message, { from: from?.id ?? null, to: agent.id });
+    }
+    const blocked = await rules.blocked?.(tx, agent.id, task);
+    if (blocked) throw new ZiggieError('BUDGET_EXCEEDED', blocked, { agent: agent.id, task: task.id });
+    agentId = agent.id;
+    why = `${agent.id}: named by ${ctx.actor.type} ${ctx.actor.id}`;
+  } else {
+    const allowed = delegableTiers(from?.tier, rules.policy);
+    if (request.tier && !allowed.includes(request.tier)) {
+      throw delegationRefused(
+        'down_only',
+        `${from?.id} (${from?.tier}) may not delegate to tier ${request.tier}: delegation goes down the tiers only`,
+        { from: from?.id ?? null, tier: request.tier },
+      );
+    }
+    const avoid = new Set([...ancestors, ...(extra.avoid ?? [])]);
+    const candidates = (
+      await tx.tasks.candidates({
+        skills: request.skills,
+        workspace: task.workspace,
+        tiers: request.tier ? [request.tier] : allowed,
+        limit: rules.candidateLimit,
+      })
+    ).filter((agent) => !avoid.has(agent.id));
+    const workspace = task.workspace === null ? undefined : await tx.workspaces.get(task.workspace);
+    const decision = chooseAgent(
+      {
+        requiredSkills: request.skills,
+        ...(task.workspace === null ? {} : { workspace: task.workspace }),
+        ...(request.tier ? { tier: request.tier } : {}),
+        priority: task.priority,
+        ...(workspace ? { workspacePriority: workspace.priority } : {}),
+      },
+      candidates,
+    );
+    const blocked =
+      decision.agentId === undefined ? undefined : await rules.blocked?.(tx, decision.agentId, task);
+    if (decision.agentId === undefined || blocked) {
+      const updated = await tx.tasks.update(task.id, { why: blocked ?? decision.why, updatedAt: new Date() });
+      return updated ?? task;
+    }
+    agentId = decision.agentId;
+    why = decision.why;
+  }
+  return move(tx, task, 'ASSIGNED', ctx, extra.reason ?? why, {
+    assignee: agentId,
+    why,
+    assignedAt: new Date(),
+    ...(extra.notBefore === undefined ? {} : { notBefore: extra.notBefore }),
+  });
+}
+
+/** The delegating agent's id and tier; undefined for users, keys and Ziggie (they may delegate to anyone). */
+export async function delegator(tx: StoreTx, actor: Actor): Promise<{ id: string; tier: Tier } | undefined> {
+  if (actor.type !== 'agent') return undefined;
+  const agent = await tx.agents.get(actor.id);
+  if (!agent) throw new ZiggieError('AGENT_NOT_FOUND', `no agent with id "${actor.id}"`, { agent: actor.id });
+  return { id: agent.id, tier: agent.tier };
+}
+
+/** Assignees of the task's parent and its ancestors, nearest first. */
+async function ancestorAssignees(tx: StoreTx, task: Task): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  let parentId = task.parentId;
+  while (parentId !== null && !seen.has(parentId)) {
+    seen.add(parentId);
+    const parent = await tx.tasks.get(parentId);
+    if (!parent) break;
+    if (parent.assignee) out.push(parent.assignee);
+    parentId = parent.parentId;
+  }
+  return out;
+}

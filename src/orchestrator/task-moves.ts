@@ -1,0 +1,236 @@
+import type { Bus } from '../bus/bus.ts';
+import type { TaskChangedEvent } from '../bus/events.ts';
+import { SYSTEM_ACTOR } from '../core/access.ts';
+import type { AuditAction } from '../core/audit.ts';
+import type { DelegationRule } from '../core/delegation.ts';
+import { ZiggieError } from '../core/errors.ts';
+import type { Task } from '../core/task.ts';
+import { allowedTransitions, isTerminal, type TaskStatus, transition } from '../core/task-states.ts';
+import type { Store, StoreTx, TaskUpdate } from '../store/types.ts';
+import type { TaskContext } from './task-context.ts';
+
+/**
+ * The one way a task's status changes (`move`): through the state machine, in the caller's
+ * transaction, with its transition row, its audit entry, the assignee's workload and, once the
+ * transaction commits, its `task.changed` event. A task that finishes settles its parent when the
+ * parent waits for its subtasks.
+ */
+
+/** The audit action recorded for a move into each status. */
+const ACTION: Record<TaskStatus, AuditAction> = {
+  PENDING: 'TASK_CREATED',
+  ASSIGNED: 'TASK_DELEGATED',
+  IN_PROGRESS: 'TASK_STARTED',
+  REVIEW_REQUESTED: 'TASK_REVIEW_REQUESTED',
+  APPROVED: 'TASK_APPROVED',
+  REJECTED: 'TASK_REJECTED',
+  COMPLETED: 'TASK_COMPLETED',
+  FAILED: 'TASK_FAILED',
+  CANCELLED: 'TASK_CANCELLED',
+};
+
+/** Statuses in which a task counts toward its assignee's workload. */
+const HELD = new Set<TaskStatus>(['ASSIGNED', 'IN_PROGRESS']);
+
+/** Events of the transaction in progress, published only once it commits (nothing of a rollback). */
+const pending = new WeakMap<StoreTx, TaskChangedEvent[]>();
+
+/**
+ * Runs `fn` in one transaction and publishes the task events it produced after the commit.
+ * Every change of tasks goes through here.
+ */
+export async function inTaskTransaction<T>(
+  store: Store,
+  bus: Bus | undefined,
+  fn: (tx: StoreTx) => Promise<T>,
+): Promise<T> {
+  let events: TaskChangedEvent[] = [];
+  const result = await store.transaction(async (tx) => {
+    events = [];
+    pending.set(tx, events);
+    return fn(tx);
+  });
+  if (bus) for (const event of events) bus.publish('task.changed', event);
+  return result;
+}
+
+export type MoveChanges = Omit<TaskUpdate, 'updatedAt' | 'status' | 'attempts' | 'rejections'>;
+
+/**
+ * Moves `task` to `to` through the state machine (refused with TASK_TRANSITION_INVALID), writing
+ * the change, its transition row, its audit entry and the assignee's workload in the caller's
+ * transaction. Leaving IN_PROGRESS ends the attempt's lease.
+ */
+export async function move(
+  tx: StoreTx,
+  task: Task,
+  to: TaskStatus,
+  ctx: TaskContext,
+  reason: string | null,
+  changes: MoveChanges,
+): Promise<Task> {
+  const next = transition(task, to);
+  const at = new Date();
+  const leaseEnds = to !== 'IN_PROGRESS' && task.leaseOwner !== null;
+  const updated = await tx.tasks.update(task.id, {
+    ...(leaseEnds ? { leaseOwner: null, leaseExpiresAt: null } : {}),
+    ...changes,
+    status: next.status,
+    attempts: next.attempts,
+    rejections: next.rejections,
+    updatedAt: at,
+  });
+  if (!updated) throw taskNotFound(task.id);
+  const before = HELD.has(task.status) ? task.assignee : null;
+  const after = HELD.has(updated.status) ? updated.assignee : null;
+  if (before !== after) {
+    if (before) await tx.tasks.adjustWorkload(before, -1);
+    if (after) await tx.tasks.adjustWorkload(after, 1);
+  }
+  await record(tx, updated, task.status, to, ctx, reason, at, {
+    ...(updated.assignee ? { assignee: updated.assignee } : {}),
+    attempts: updated.attempts,
+    ...(updated.rejections > 0 ? { rejections: updated.rejections } : {}),
+  });
+  if (updated.parentId !== null && isTerminal(updated)) await settleParent(tx, updated.parentId);
+  return updated;
+}
+
+/** The transition row, the audit entry and the event of one move (or of the creation). */
+export async function record(
+  tx: StoreTx,
+  task: Task,
+  from: TaskStatus | null,
+  to: TaskStatus,
+  ctx: TaskContext,
+  reason: string | null,
+  at: Date,
+  metadata: Record<string, unknown>,
+): Promise<void> {
+  await tx.tasks.appendTransitions([{ taskId: task.id, from, to, actor: ctx.actor, reason, at }]);
+  await tx.audit.append([
+    {
+      actor: ctx.actor,
+      action: ACTION[to],
+      entityType: 'task',
+      entityId: task.id,
+      metadata: { from, to, ...(reason === null ? {} : { reason }), ...metadata },
+      ip: ctx.ip ?? null,
+      time: at,
+    },
+  ]);
+  pending.get(tx)?.push({
+    id: task.id,
+    status: to,
+    from,
+    assignee: task.assignee,
+    workspace: task.workspace,
+    parentId: task.parentId,
+    taskType: task.taskType,
+    attempts: task.attempts,
+    reason,
+    at,
+  });
+}
+
+/**
+ * Fails the attempt in progress for good: no retry, even with attempts left (a deadline, a
+ * binding that cannot work, subtasks that failed). The attempts are closed (`maxAttempts` =
+ * `attempts`), so that the task is final to everyone who asks `isTerminal`.
+ */
+export function failFinally(
+  tx: StoreTx,
+  task: Task,
+  ctx: TaskContext,
+  error: { code: string; message: string },
+): Promise<Task> {
+  const now = new Date();
+  return move(tx, { ...task, maxAttempts: task.attempts }, 'FAILED', ctx, error.message, {
+    error,
+    maxAttempts: task.attempts,
+    completedAt: now,
+    awaitingChildren: false,
+    durationMs: task.startedAt ? now.getTime() - task.startedAt.getTime() : null,
+  });
+}
+
+/** Cancels every open task below `task` (those already finished stay as they are). */
+export async function cancelDescendants(tx: StoreTx, task: Task, ctx: TaskContext): Promise<void> {
+  const reason = `parent ${task.id} ${task.status === 'CANCELLED' ? 'cancelled' : 'ended'}`;
+  let frontier = [task.id];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const parentId of frontier) {
+      for (const child of await tx.tasks.children(parentId)) {
+        next.push(child.id);
+        const locked = await tx.tasks.getForUpdate(child.id);
+        if (locked && allowedTransitions(locked).includes('CANCELLED')) {
+          await move(tx, locked, 'CANCELLED', ctx, reason, {});
+        }
+      }
+    }
+    frontier = next;
+  }
+}
+
+/**
+ * A parent that waits for its subtasks (`awaitingChildren`) settles once they have: by its
+ * `childPolicy`, `all` (default) completes when every subtask completed and fails at the first
+ * that failed for good or was cancelled (cancelling the others); `any` completes when all are done
+ * and at least one completed. The parent's output lists its subtasks' outputs.
+ */
+async function settleParent(tx: StoreTx, parentId: string): Promise<void> {
+  const parent = await tx.tasks.getForUpdate(parentId);
+  if (!parent?.awaitingChildren || parent.status !== 'IN_PROGRESS') return;
+  const children = await tx.tasks.children(parentId);
+  const done = children.filter(isTerminal);
+  const completed = done.filter((child) => child.status === 'COMPLETED');
+  const ctx: TaskContext = { actor: SYSTEM_ACTOR };
+  const policy = parent.childPolicy ?? 'all';
+  if (policy === 'all') {
+    const lost = done.find((child) => child.status !== 'COMPLETED');
+    if (lost) {
+      const failed = await failFinally(tx, parent, ctx, {
+        code: 'subtasks_failed',
+        message: `subtask ${lost.id} ended ${lost.status}${lost.error ? `: ${lost.error.message}` : ''}`,
+      });
+      await cancelDescendants(tx, failed, ctx);
+      return;
+    }
+  }
+  if (done.length < children.length) return;
+  if (completed.length === 0) {
+    await failFinally(tx, parent, ctx, {
+      code: 'subtasks_failed',
+      message: `none of the ${children.length} subtasks completed`,
+    });
+    return;
+  }
+  const now = new Date();
+  await move(tx, parent, 'COMPLETED', ctx, `${completed.length} of ${children.length} subtasks completed`, {
+    output: {
+      subtasks: children.map((child) => ({
+        id: child.id,
+        taskType: child.taskType,
+        status: child.status,
+        output: child.output,
+        ...(child.error ? { error: child.error } : {}),
+      })),
+    },
+    awaitingChildren: false,
+    completedAt: now,
+    durationMs: parent.startedAt ? now.getTime() - parent.startedAt.getTime() : null,
+  });
+}
+
+export function taskNotFound(id: string): ZiggieError {
+  return new ZiggieError('TASK_NOT_FOUND', `no task with id "${id}"`, { task: id });
+}
+
+export function delegationRefused(
+  rule: DelegationRule,
+  message: string,
+  details: Record<string, unknown>,
+): ZiggieError {
+  return new ZiggieError('TASK_DELEGATION_REFUSED', message, { rule, ...details });
+}
