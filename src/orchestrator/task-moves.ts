@@ -179,7 +179,7 @@ export async function cancelDescendants(tx: StoreTx, task: Task, ctx: TaskContex
  * that failed for good or was cancelled (cancelling the others); `any` completes when all are done
  * and at least one completed. The parent's output lists its subtasks' outputs.
  */
-async function settleParent(tx: StoreTx, parentId: string): Promise<void> {
+export async function settleParent(tx: StoreTx, parentId: string): Promise<void> {
   const parent = await tx.tasks.getForUpdate(parentId);
   if (!parent?.awaitingChildren || parent.status !== 'IN_PROGRESS') return;
   const children = await tx.tasks.children(parentId);

@@ -21,6 +21,7 @@ import type { Page } from '../store/cursor.ts';
 import type { Store, StoreTx, TaskFilter } from '../store/types.ts';
 import { type AssignRequest, type AssignRules, assignTask, delegator } from './assign-task.ts';
 import type { TaskContext } from './task-context.ts';
+import { type RetryBackoff, TaskLeases } from './task-leases.ts';
 import {
   cancelDescendants,
   delegationRefused,
@@ -44,6 +45,8 @@ export interface TaskServiceOptions {
   bus?: Bus;
   /** Why an agent may take no new task now (budgets); see AssignRules.blocked. */
   blocked?: AssignRules['blocked'];
+  /** How long a retry waits before it may be claimed again. */
+  backoff?: RetryBackoff;
 }
 
 /** A task with its status history and log, as `GET /api/tasks/<id>` shows it. */
@@ -63,6 +66,8 @@ export class TaskService {
   readonly #store: Store;
   readonly #bus: Bus | undefined;
   readonly rules: AssignRules;
+  /** Attempts, leases, deadlines (runners and remote agents use these). */
+  readonly leases: TaskLeases;
 
   constructor(store: Store, options: TaskServiceOptions = {}) {
     this.#store = store;
@@ -73,6 +78,11 @@ export class TaskService {
       candidateLimit: options.candidateLimit ?? 1000,
       ...(options.blocked ? { blocked: options.blocked } : {}),
     };
+    this.leases = new TaskLeases(store, {
+      rules: this.rules,
+      ...(options.bus ? { bus: options.bus } : {}),
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+    });
   }
 
   /** Runs `fn` in one transaction; the task events it produced are published after the commit. */
@@ -200,7 +210,10 @@ export class TaskService {
     });
   }
 
-  /** The attempt failed (IN_PROGRESS → FAILED); while attempts remain the task is assigned again. */
+  /**
+   * The attempt failed (IN_PROGRESS → FAILED); while attempts remain the task is assigned again
+   * (to the same agent, claimable after the retry backoff).
+   */
   async fail(id: string, input: unknown, ctx: TaskContext): Promise<Task> {
     const { error } = FailTaskSchema.parse(input);
     return this.#change(id, async (tx, task) => {
@@ -210,17 +223,7 @@ export class TaskService {
         error,
         durationMs: task.startedAt ? now.getTime() - task.startedAt.getTime() : null,
       });
-      if (isTerminal(failed)) return failed;
-      return move(
-        tx,
-        failed,
-        'ASSIGNED',
-        ctx,
-        `retry: attempt ${failed.attempts + 1} of ${failed.maxAttempts}`,
-        {
-          assignedAt: now,
-        },
-      );
+      return this.leases.retry(tx, failed, ctx, {});
     });
   }
 
