@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { AuthService, isLoopbackHost, resolveAuthMode } from './auth/index.ts';
+import type { Bus } from './bus/bus.ts';
+import { MemoryBus } from './bus/memory-bus.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { SYSTEM_ACTOR } from './core/access.ts';
 import { Gateway } from './gateway/gateway.ts';
@@ -31,6 +33,8 @@ export class Ziggie {
   readonly config: ResolvedConfig;
   readonly logger: Logger;
   readonly metrics = new Metrics();
+  /** Every change of state as one typed event (in process). */
+  readonly bus: Bus;
   readonly store: Store;
   readonly gateway: Gateway;
   readonly audit: AuditLog;
@@ -50,7 +54,15 @@ export class Ziggie {
     this.audit = new AuditLog(store, config.audit, logger.child({ room: 'audit' }));
     this.workspaces = new WorkspaceRegistry(store);
     this.agents = new AgentRegistry(store);
-    this.tasks = new TaskService(store);
+    this.bus = new MemoryBus({
+      onError: (error, topic) => logger.error({ err: error, topic }, 'an event subscriber failed'),
+    });
+    const o = config.orchestrator;
+    this.tasks = new TaskService(store, {
+      bus: this.bus,
+      maxDepth: o.maxDepth,
+      backoff: o.retry,
+    });
     const g = config.gateway;
     this.gateway = new Gateway(
       {
@@ -130,6 +142,7 @@ export class Ziggie {
       workspaces: this.workspaces,
       agents: this.agents,
       tasks: this.tasks,
+      bus: this.bus,
       metrics: this.metrics,
       logger: this.logger,
       allowedHosts: this.config.server.allowedHosts,

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuthService } from '../auth/index.ts';
+import type { Bus } from '../bus/bus.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { TaskService } from '../orchestrator/task-service.ts';
 import type { AgentRegistry } from '../registry/agent-registry.ts';
@@ -29,6 +30,8 @@ export interface AppOptions {
   workspaces: WorkspaceRegistry;
   agents: AgentRegistry;
   tasks: TaskService;
+  /** Task and other state-change events, for live views (SSE, WebSocket). */
+  bus: Bus;
   metrics: Metrics;
   logger: Logger;
   allowedHosts: readonly string[];

@@ -256,7 +256,7 @@ describe('loadConfig: unknown keys and wrong types', () => {
     ],
     [
       'tracing: {}',
-      'tracing: unknown key (allowed: mcpServers, gateway, server, storage, logging, auth, audit, workspaces)',
+      'tracing: unknown key (allowed: mcpServers, gateway, server, storage, logging, auth, audit, orchestrator, workspaces)',
     ],
   ])('%j', async (yaml, expected) => {
     expect(await problem(yaml)).toBe(expected);

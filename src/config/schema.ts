@@ -198,6 +198,52 @@ const AuthSchema = z.strictObject({
   ),
 });
 
+/** A spending limit: new assignments stop once the tasks' totals reach it. */
+const BudgetSchema = z.strictObject({
+  /** In the deployment's currency (USD unless configured otherwise). */
+  maxCost: fromText(z.number().nonnegative()).optional(),
+  /** Input + output tokens. */
+  maxTokens: fromText(int().nonnegative()).optional(),
+});
+
+/** Task orchestration (issue 4): attempts, leases, runners, budgets. */
+const OrchestratorSchema = z.strictObject({
+  /**
+   * This node's name in leases. A restarted node re-drives at once the attempts its earlier run
+   * held. Default: the host name and the HTTP port (distinct per process on one host).
+   */
+  nodeId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/, 'expected 1-100 letters, digits, ".", "_" and "-"')
+    .optional(),
+  /** How long an attempt's lease lasts without a heartbeat (runners heartbeat at a third of it). */
+  leaseMs: fromText(int().min(100)).default(30_000),
+  /** How often leases and deadlines are checked, and ASSIGNED tasks polled for. */
+  sweepIntervalMs: fromText(int().min(10)).default(1_000),
+  /** Attempts this node's runner (shell, http, mcp, llm executors) runs at once. */
+  maxConcurrentRuns: fromText(int().positive()).default(16),
+  /** How deep subtasks may nest. */
+  maxDepth: fromText(int().min(0).max(64)).default(8),
+  retry: section(
+    z.strictObject({
+      initialDelayMs: fromText(int().nonnegative()).default(1_000),
+      maxDelayMs: fromText(int().nonnegative()).default(60_000),
+    }),
+  ),
+  budgets: section(
+    z.strictObject({
+      agents: z.preprocess(
+        (v) => (v === null ? undefined : v),
+        z.record(z.string(), BudgetSchema).default({}),
+      ),
+      workspaces: z.preprocess(
+        (v) => (v === null ? undefined : v),
+        z.record(z.string(), BudgetSchema).default({}),
+      ),
+    }),
+  ),
+});
+
 export const ConfigFileSchema = z.strictObject({
   mcpServers: z.preprocess(
     (value) => (value === null ? undefined : value),
@@ -209,6 +255,7 @@ export const ConfigFileSchema = z.strictObject({
   logging: section(LoggingSchema),
   auth: section(AuthSchema),
   audit: section(AuditSchema),
+  orchestrator: section(OrchestratorSchema),
   workspaces: WorkspacesSchema,
 });
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
