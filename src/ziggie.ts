@@ -7,6 +7,7 @@ import { MemoryBus } from './bus/memory-bus.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { SYSTEM_ACTOR } from './core/access.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { checkExecutorBinding } from './orchestrator/executors/index.ts';
 import { TaskService } from './orchestrator/task-service.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
 import { WorkspaceRegistry } from './registry/workspace-registry.ts';
@@ -53,7 +54,7 @@ export class Ziggie {
     this.store = store;
     this.audit = new AuditLog(store, config.audit, logger.child({ room: 'audit' }));
     this.workspaces = new WorkspaceRegistry(store);
-    this.agents = new AgentRegistry(store);
+    this.agents = new AgentRegistry(store, { checkExecutor: checkExecutorBinding });
     this.bus = new MemoryBus({
       onError: (error, topic) => logger.error({ err: error, topic }, 'an event subscriber failed'),
     });

@@ -15,6 +15,9 @@ import type { Page } from '../store/cursor.ts';
 import type { AgentFilter, AgentTreeRow, Store, StoreTx } from '../store/types.ts';
 import type { RequestContext } from './workspace-registry.ts';
 
+/** Checks an agent's executor binding; throws a ZiggieError naming what is wrong. */
+export type ExecutorCheck = (binding: { type: string } & Record<string, unknown>) => void;
+
 /** The most agents one import takes (a request body of about 10-20 MB). */
 export const MAX_IMPORT = 50_000;
 
@@ -33,9 +36,15 @@ export interface AgentTreeNode extends Omit<AgentTreeRow, 'parent'> {
  */
 export class AgentRegistry {
   readonly #store: Store;
+  readonly #checkExecutor: ExecutorCheck | undefined;
 
-  constructor(store: Store) {
+  /**
+   * `checkExecutor` validates an `executor` binding (the orchestrator knows the executors); it
+   * throws EXECUTOR_BINDING_INVALID, and the agent is not written.
+   */
+  constructor(store: Store, options: { checkExecutor?: ExecutorCheck } = {}) {
     this.#store = store;
+    this.#checkExecutor = options.checkExecutor;
   }
 
   list(filter: AgentFilter, page: { limit: number; cursor?: string | null }): Promise<Page<Agent>> {
@@ -69,6 +78,7 @@ export class AgentRegistry {
 
   async update(id: string, input: unknown, ctx: RequestContext): Promise<Agent> {
     const parsed = AgentPatchSchema.parse(input);
+    if (parsed.executor) this.#checkBinding(id, parsed.executor);
     return this.#store.transaction(async (tx) => {
       await tx.agents.lock();
       const current = await tx.agents.get(id);
@@ -136,7 +146,19 @@ export class AgentRegistry {
     return { roots: starts.map((row) => build(row, 0)), total };
   }
 
+  #checkBinding(id: string, binding: { type: string } & Record<string, unknown>): void {
+    try {
+      this.#checkExecutor?.(binding);
+    } catch (error) {
+      if (error instanceof ZiggieError) {
+        throw new ZiggieError(error.code, `agent ${id}: ${error.message}`, { agent: id, ...error.details });
+      }
+      throw error;
+    }
+  }
+
   async #create(agents: readonly z.infer<typeof NewAgentSchema>[], ctx: RequestContext, importId?: string) {
+    for (const agent of agents) if (agent.executor) this.#checkBinding(agent.id, agent.executor);
     return this.#store.transaction(async (tx) => {
       await tx.agents.lock();
       const ids = agents.map((a) => a.id);

@@ -92,12 +92,12 @@ describe('agents REST API', () => {
       parent: 'fitflow.qa.l2-1',
       workspace: 'fitflow',
       skills: ['e2e_testing'],
-      executor: { type: 'cli', command: 'claude' },
+      executor: { type: 'shell', command: 'claude' },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       id: 'fitflow.qa.l2-1.l3-9',
-      executor: { type: 'cli', command: 'claude' },
+      executor: { type: 'shell', command: 'claude' },
     });
     const updated = await call('PATCH', '/api/agents/fitflow.qa.l2-1.l3-9', {
       capacity: 2,

@@ -244,7 +244,7 @@ describe('ziggie agents', () => {
       '--skill',
       'playwright',
       '--executor',
-      '{"type":"cli","command":"claude"}',
+      '{"type":"shell","command":"claude","args":["-p"]}',
     ]);
     expect(created).toMatchObject({
       code: 0,
@@ -269,7 +269,7 @@ describe('ziggie agents', () => {
     expect(shown).toMatchObject({
       status: 'disabled',
       skills: ['visual_diff', 'playwright'],
-      executor: { type: 'cli' },
+      executor: { type: 'shell', command: 'claude', args: ['-p'] },
     });
     const trail = JSON.parse(
       (await remote(['audit', 'list', '--entity-id', 'ziggie.qa.l2-1.l3-9', '--json'])).stdout,

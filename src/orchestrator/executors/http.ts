@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { describeIssues, formatIssues } from '../../config/issues.ts';
-import { ZiggieError } from '../../core/errors.ts';
 import { TaskUsageSchema } from '../../core/task.ts';
+import { abortError, parseBinding } from './binding.ts';
 import { type ExecutionContext, ExecutionError, type ExecutionResult, type Executor } from './types.ts';
 
 /**
@@ -55,21 +54,9 @@ export type HttpBinding = z.infer<typeof HttpBindingSchema>;
 
 export const httpExecutor: Executor<HttpBinding> = {
   type: 'http',
-  parse(binding) {
-    const result = HttpBindingSchema.safeParse(binding);
-    if (result.success) return result.data;
-    const issues = describeIssues(result.error, binding, 'executor', HttpBindingSchema);
-    throw new ZiggieError('EXECUTOR_BINDING_INVALID', `http executor: ${formatIssues(issues)}`, { issues });
-  },
+  parse: (binding) => parseBinding('http', HttpBindingSchema, binding),
   run: post,
 };
-
-/** The error a run stops with when `signal` aborts: the runner's own reason when it gave one. */
-function cancelled(signal: AbortSignal): ExecutionError {
-  return signal.reason instanceof ExecutionError
-    ? signal.reason
-    : new ExecutionError('EXECUTOR_CANCELLED', 'the task was cancelled', { retryable: false });
-}
 
 /** One try that went wrong in a way another try may not: worth retrying, after `waitMs` if given. */
 interface Transient {
@@ -93,7 +80,7 @@ async function post(context: ExecutionContext & { binding: HttpBinding }): Promi
   const headerNames = Object.keys(binding.headers ?? {});
   const tries = binding.retries + 1;
   for (let n = 0; ; n++) {
-    if (signal.aborted) throw cancelled(signal);
+    if (signal.aborted) throw abortError(signal);
     const names = headerNames.length > 0 ? ` with headers ${headerNames.join(', ')}` : '';
     context.log('info', `POST ${binding.url} (try ${n + 1} of ${tries})${names}`);
     const outcome = await tryOnce(context, body);
@@ -108,7 +95,7 @@ async function post(context: ExecutionContext & { binding: HttpBinding }): Promi
     try {
       await sleep(waitMs, undefined, { signal });
     } catch {
-      throw cancelled(signal);
+      throw abortError(signal);
     }
   }
 }
@@ -136,7 +123,7 @@ async function tryOnce(
     });
     text = await response.text();
   } catch (error) {
-    if (signal.aborted) throw cancelled(signal);
+    if (signal.aborted) throw abortError(signal);
     if (timeout.aborted) {
       const message = `POST ${binding.url} did not answer within ${binding.timeoutMs} ms (timeoutMs)`;
       return { error: new ExecutionError('EXECUTOR_TIMEOUT', message) };

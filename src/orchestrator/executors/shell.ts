@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { describeIssues, formatIssues } from '../../config/issues.ts';
-import { ZiggieError } from '../../core/errors.ts';
+import { abortError, parseBinding } from './binding.ts';
 import { type ExecutionContext, ExecutionError, type ExecutionResult, type Executor } from './types.ts';
 
 /**
@@ -53,24 +52,12 @@ export type ShellBinding = z.infer<typeof ShellBindingSchema>;
 
 export const shellExecutor: Executor<ShellBinding> = {
   type: 'shell',
-  parse(binding) {
-    const result = ShellBindingSchema.safeParse(binding);
-    if (result.success) return result.data;
-    const issues = describeIssues(result.error, binding, 'executor', ShellBindingSchema);
-    throw new ZiggieError('EXECUTOR_BINDING_INVALID', `shell executor: ${formatIssues(issues)}`, { issues });
-  },
+  parse: (binding) => parseBinding('shell', ShellBindingSchema, binding),
   run(context) {
-    if (context.signal.aborted) return Promise.reject(cancelled(context.signal));
+    if (context.signal.aborted) return Promise.reject(abortError(context.signal));
     return runProcess(context);
   },
 };
-
-/** The error a run stops with when `signal` aborts: the runner's own reason when it gave one. */
-function cancelled(signal: AbortSignal): ExecutionError {
-  return signal.reason instanceof ExecutionError
-    ? signal.reason
-    : new ExecutionError('EXECUTOR_CANCELLED', 'the task was cancelled', { retryable: false });
-}
 
 /** `args` with their placeholders replaced; each element stays one argv element. */
 function expandArgs(args: readonly string[], context: ExecutionContext): string[] {
@@ -160,7 +147,7 @@ function runProcess(context: ExecutionContext & { binding: ShellBinding }): Prom
         ),
       binding.timeoutMs,
     );
-    const onAbort = () => stop(cancelled(signal));
+    const onAbort = () => stop(abortError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
 
     const settle = (error: ExecutionError | undefined, result?: ExecutionResult) => {

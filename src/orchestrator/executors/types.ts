@@ -63,12 +63,19 @@ export interface ExecutionContext {
 export class ExecutionError extends Error {
   readonly code: string;
   readonly retryable: boolean;
+  /** What the failed attempt spent anyway (an LLM loop that failed after some steps): it still counts. */
+  readonly usage: ExecutionResult['usage'];
 
-  constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { retryable?: boolean; cause?: unknown; usage?: ExecutionResult['usage'] } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ExecutionError';
     this.code = code;
     this.retryable = options.retryable ?? true;
+    this.usage = options.usage;
   }
 }
 
