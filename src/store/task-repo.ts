@@ -1,4 +1,4 @@
-import { type Insertable, type Selectable, sql } from 'kysely';
+import { type Insertable, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent, TaskPriority } from '../core/assignment.ts';
 import type { Tier } from '../core/policy.ts';
@@ -7,12 +7,44 @@ import type { TaskStatus } from '../core/task-states.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { StoreDb, TasksTable, TaskTransitionsTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
-import type { NewTask, StoreDialect, TaskFilter, TaskLogEntry, TaskRepo, TaskUpdate } from './types.ts';
+import type {
+  ActiveAgentCount,
+  NewTask,
+  StoreDialect,
+  TaskFilter,
+  TaskLogEntry,
+  TaskRepo,
+  TaskUpdate,
+  UsageGroup,
+  UsageGroupBy,
+  UsageQuery,
+  UsageTotals,
+} from './types.ts';
 
 const CURSOR_KIND = 'task';
 
 /** `order by` rank of a priority: CRITICAL first. */
 const PRIORITY_RANK = sql<number>`case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end`;
+
+/** The column a usage rollup groups by (`a` is the assignee, joined for its team). */
+const USAGE_KEY: Record<UsageGroupBy, RawBuilder<string | null>> = {
+  agent: sql`t.assignee`,
+  team: sql`a.team`,
+  workspace: sql`t.workspace`,
+};
+
+/** A row of the usage query as the drivers return it (PostgreSQL: bigint and numeric as strings). */
+interface UsageRow {
+  group_key: string | null;
+  tasks: number | string;
+  completed: number | string | null;
+  failed: number | string | null;
+  input_tokens: number | string | null;
+  output_tokens: number | string | null;
+  cost: number | string | null;
+  duration_ms: number | string | null;
+  avg_duration_ms: number | string | null;
+}
 
 /**
  * Orchestrator tasks. The repository stores what the service decided; the state machine, the
@@ -321,6 +353,74 @@ export class SqlTaskRepo implements TaskRepo {
       stream: row.stream as TaskLogLine['stream'],
       text: row.text,
       at: new Date(Number(row.at)),
+    }));
+  }
+
+  async usage(query: UsageQuery): Promise<UsageGroup[]> {
+    const key = USAGE_KEY[query.groupBy];
+    const where: RawBuilder<unknown>[] = [sql`1 = 1`];
+    if (query.from) where.push(sql`t.created_at >= ${query.from.getTime()}`);
+    if (query.to) where.push(sql`t.created_at < ${query.to.getTime()}`);
+    if (query.workspace !== undefined) where.push(sql`t.workspace = ${query.workspace}`);
+    // Each task's own columns: a parent's usage is what its own agent reported, never its subtasks'.
+    const { rows } = await sql<UsageRow>`
+      select ${key} as group_key,
+        count(*) as tasks,
+        sum(case when t.status = 'COMPLETED' then 1 else 0 end) as completed,
+        sum(case when t.status = 'FAILED' then 1 else 0 end) as failed,
+        sum(t.input_tokens) as input_tokens,
+        sum(t.output_tokens) as output_tokens,
+        sum(t.cost) as cost,
+        sum(t.duration_ms) as duration_ms,
+        avg(t.duration_ms) as avg_duration_ms
+      from tasks t
+      ${query.groupBy === 'team' ? sql`left join agents a on a.id = t.assignee` : sql``}
+      where ${sql.join(where, sql` and `)}
+      group by ${key}`.execute(this.#db);
+    const n = (value: number | string | null) => (value === null ? 0 : Number(value));
+    return rows
+      .map((row) => ({
+        key: row.group_key,
+        tasks: n(row.tasks),
+        completed: n(row.completed),
+        failed: n(row.failed),
+        inputTokens: n(row.input_tokens),
+        outputTokens: n(row.output_tokens),
+        cost: n(row.cost),
+        durationMs: n(row.duration_ms),
+        avgDurationMs: row.avg_duration_ms === null ? null : Number(row.avg_duration_ms),
+      }))
+      .sort((a, b) =>
+        a.key === b.key ? 0 : a.key === null ? 1 : b.key === null ? -1 : a.key < b.key ? -1 : 1,
+      );
+  }
+
+  async spent(scope: { assignee: string } | { workspace: string }): Promise<UsageTotals> {
+    let q = this.#db
+      .selectFrom('tasks')
+      .select([
+        (eb) => eb.fn.sum<number | string | null>('cost').as('cost'),
+        (eb) => eb.fn.sum<number | string | null>(sql`input_tokens + output_tokens`).as('tokens'),
+      ]);
+    q =
+      'assignee' in scope
+        ? q.where('assignee', '=', scope.assignee)
+        : q.where('workspace', '=', scope.workspace);
+    const row = await q.executeTakeFirst();
+    return { cost: Number(row?.cost ?? 0), tokens: Number(row?.tokens ?? 0) };
+  }
+
+  async activeAgents(): Promise<ActiveAgentCount[]> {
+    const rows = await this.#db
+      .selectFrom('agents')
+      .select(['tier', 'workspace', (eb) => eb.fn.countAll<number | string>().as('count')])
+      .where('workload', '>', 0)
+      .groupBy(['tier', 'workspace'])
+      .execute();
+    return rows.map((row) => ({
+      tier: row.tier as Tier,
+      workspace: row.workspace,
+      count: Number(row.count),
     }));
   }
 

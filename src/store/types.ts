@@ -276,6 +276,8 @@ export interface AgentRepo {
   tree(filter: { workspace?: string }): Promise<AgentTreeRow[]>;
   /** How many agents of each tier a workspace has. */
   countByTier(workspace: string): Promise<Record<string, number>>;
+  /** Agents (not disabled) whose executor binding is of one of `types`, by id. */
+  withExecutor(types: readonly string[]): Promise<Array<{ id: string; capacity: number }>>;
 }
 
 /** Which tasks a listing covers; every given field must match. */
@@ -284,6 +286,47 @@ export interface TaskFilter {
   workspace?: string;
   assignee?: string;
   parentId?: string;
+}
+
+/** How `TaskRepo.usage` groups tasks: by assignee, by the assignee's team, or by workspace. */
+export type UsageGroupBy = 'agent' | 'team' | 'workspace';
+
+/** Which tasks a usage rollup covers: created at or after `from` and before `to`, of `workspace`. */
+export interface UsageQuery {
+  groupBy: UsageGroupBy;
+  from?: Date;
+  to?: Date;
+  workspace?: string;
+}
+
+/** One group of a usage rollup; every figure counts a task's own usage only (not its subtasks'). */
+export interface UsageGroup {
+  /** The agent id, team or workspace; null for tasks without one (never assigned, no team, no workspace). */
+  key: string | null;
+  tasks: number;
+  completed: number;
+  /** Tasks whose status is FAILED now (a failure that was retried counts where the retry ended). */
+  failed: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  /** Sum of the tasks' `durationMs` (tasks that never ran have none). */
+  durationMs: number;
+  /** Average `durationMs` of the tasks that have one; null when none has. */
+  avgDurationMs: number | null;
+}
+
+/** What tasks used so far: cost and input + output tokens. */
+export interface UsageTotals {
+  cost: number;
+  tokens: number;
+}
+
+/** Agents with work in hand (workload > 0), counted per tier and workspace. */
+export interface ActiveAgentCount {
+  tier: Tier;
+  workspace: string | null;
+  count: number;
 }
 
 /** A new task as the service builds it (every field of `Task` but the counters and later times). */
@@ -382,6 +425,12 @@ export interface TaskRepo {
   appendLogs(lines: readonly TaskLogEntry[]): Promise<void>;
   /** Moves the lease of those of `ids` that `owner` holds to `until`; returns the ids it still holds. */
   extendLeases(ids: readonly string[], owner: string, until: Date): Promise<string[]>;
+  /** Tasks, outcomes, tokens, cost and durations per agent, team or workspace (one GROUP BY). */
+  usage(query: UsageQuery): Promise<UsageGroup[]>;
+  /** The cost and tokens of every task assigned to `assignee`, or of `workspace` (budgets). */
+  spent(scope: { assignee: string } | { workspace: string }): Promise<UsageTotals>;
+  /** How many agents hold work (workload > 0), per tier and workspace. */
+  activeAgents(): Promise<ActiveAgentCount[]>;
   /** Log lines after `afterId`, oldest first. */
   logs(
     taskId: string,
