@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { AuditLog } from './audit/audit-log.ts';
@@ -6,8 +7,13 @@ import type { Bus } from './bus/bus.ts';
 import { MemoryBus } from './bus/memory-bus.ts';
 import type { ResolvedConfig } from './config/index.ts';
 import { SYSTEM_ACTOR } from './core/access.ts';
+import type { Agent } from './core/agent.ts';
+import { agentTools } from './gateway/agent-tools.ts';
 import { Gateway } from './gateway/gateway.ts';
-import { checkExecutorBinding } from './orchestrator/executors/index.ts';
+import { budgetCheck } from './orchestrator/budgets.ts';
+import { checkExecutorBinding, LOCAL_EXECUTORS } from './orchestrator/executors/index.ts';
+import { AgentHub } from './orchestrator/agent-hub.ts';
+import { Runner } from './orchestrator/runner.ts';
 import { TaskService } from './orchestrator/task-service.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
 import { WorkspaceRegistry } from './registry/workspace-registry.ts';
@@ -15,6 +21,7 @@ import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
+import { registerTaskMetrics } from './telemetry/task-metrics.ts';
 import { ZIGGIE_VERSION } from './version.ts';
 
 export interface ZiggieOptions {
@@ -42,6 +49,10 @@ export class Ziggie {
   readonly workspaces: WorkspaceRegistry;
   readonly agents: AgentRegistry;
   readonly tasks: TaskService;
+  /** Runs the tasks of agents with a local executor (shell, http, mcp, llm). */
+  readonly runner: Runner;
+  /** Live connections of remote agents: their tasks, pushed over the WebSocket. */
+  readonly agentHub: AgentHub;
   #app: FastifyInstance | undefined;
   #auth: AuthService | undefined;
   #bootstrapToken: string | undefined;
@@ -63,8 +74,40 @@ export class Ziggie {
       bus: this.bus,
       maxDepth: o.maxDepth,
       backoff: o.retry,
+      blocked: budgetCheck(o.budgets),
+    });
+    registerTaskMetrics(this.metrics.registry, this.bus, {
+      tierOf: async (id) => (await this.agents.find(id))?.tier,
+      activeAgents: () => store.tasks.activeAgents(),
+      workspaceHealth: async () =>
+        (await store.workspaces.all()).map((w) => ({ name: w.name, health: w.health })),
     });
     const g = config.gateway;
+    this.runner = new Runner(
+      {
+        tasks: this.tasks,
+        store,
+        bus: this.bus,
+        executors: LOCAL_EXECUTORS,
+        tools: (agent) => this.#agentTools(agent),
+        logger: logger.child({ room: 'runner' }),
+      },
+      {
+        nodeId: o.nodeId ?? `${hostname()}-${config.server.port}`,
+        leaseMs: o.leaseMs,
+        sweepIntervalMs: o.sweepIntervalMs,
+        maxConcurrentRuns: o.maxConcurrentRuns,
+      },
+    );
+    this.agentHub = new AgentHub(
+      { store, tasks: this.tasks, bus: this.bus },
+      {
+        nodeId: o.nodeId ?? `${hostname()}-${config.server.port}`,
+        leaseMs: o.leaseMs,
+        pollMs: o.sweepIntervalMs,
+        logger: logger.child({ room: 'agent-hub' }),
+      },
+    );
     this.gateway = new Gateway(
       {
         separator: g.separator,
@@ -112,11 +155,23 @@ export class Ziggie {
       await ziggie.workspaces.declare(config.workspaces, SYSTEM_ACTOR);
       await ziggie.gateway.start(Object.values(config.mcpServers));
       ziggie.audit.start();
+      await ziggie.runner.start();
+      await ziggie.agentHub.start();
     } catch (error) {
       await ziggie.stop();
       throw error;
     }
     return ziggie;
+  }
+
+  /** The gateway tools an agent may use: its workspace's tool set, or all without a workspace. */
+  #agentTools(agent: Agent) {
+    const view = async () => {
+      if (agent.workspace === null) return this.gateway.aggregateView();
+      const workspace = await this.workspaces.get(agent.workspace);
+      return this.gateway.workspaceView(workspace.name, workspace.mcpServers);
+    };
+    return agentTools(this.gateway, view, { type: 'agent', id: agent.id });
   }
 
   /** Identities, tokens and rate limits. */
@@ -143,6 +198,7 @@ export class Ziggie {
       workspaces: this.workspaces,
       agents: this.agents,
       tasks: this.tasks,
+      agentHub: this.agentHub,
       bus: this.bus,
       metrics: this.metrics,
       logger: this.logger,
@@ -163,6 +219,8 @@ export class Ziggie {
 
   async stop(): Promise<void> {
     await this.#app?.close();
+    await this.runner.stop();
+    await this.agentHub.stop();
     await this.gateway.stop();
     await this.audit.stop();
     await this.store.close();

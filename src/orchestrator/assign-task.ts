@@ -4,6 +4,7 @@ import { checkDelegation, delegableTiers } from '../core/delegation.ts';
 import { ZiggieError } from '../core/errors.ts';
 import type { DelegationPolicy, Tier } from '../core/policy.ts';
 import type { Task } from '../core/task.ts';
+import { isTerminal } from '../core/task-states.ts';
 import type { StoreTx } from '../store/types.ts';
 import type { TaskContext } from './task-context.ts';
 import { delegationRefused, move } from './task-moves.ts';
@@ -37,7 +38,8 @@ export async function assignTask(
   extra: { avoid?: readonly string[]; reason?: string; notBefore?: Date | null } = {},
 ): Promise<Task> {
   const from = await delegator(tx, ctx.actor);
-  const ancestors = await ancestorAssignees(tx, task);
+  // no_loop both ways: not to an agent on a task above this one, nor on one of its subtasks.
+  const ancestors = [...(await ancestorAssignees(tx, task)), ...(await descendantAssignees(tx, task))];
   let agentId: string;
   let why: string;
   if ('agentId' in request) {
@@ -121,6 +123,23 @@ export async function delegator(tx: StoreTx, actor: Actor): Promise<{ id: string
   const agent = await tx.agents.get(actor.id);
   if (!agent) throw new ZiggieError('AGENT_NOT_FOUND', `no agent with id "${actor.id}"`, { agent: actor.id });
   return { id: agent.id, tier: agent.tier };
+}
+
+/** Assignees of the task's open subtasks, at any depth. */
+async function descendantAssignees(tx: StoreTx, task: Task): Promise<string[]> {
+  const out: string[] = [];
+  let frontier = [task.id];
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      for (const child of await tx.tasks.children(id)) {
+        next.push(child.id);
+        if (child.assignee && !isTerminal(child)) out.push(child.assignee);
+      }
+    }
+    frontier = next;
+  }
+  return out;
 }
 
 /** Assignees of the task's parent and its ancestors, nearest first. */

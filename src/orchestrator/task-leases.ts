@@ -30,7 +30,13 @@ export interface TaskLeasesOptions {
 /** What an attempt ended with, as a runner or a remote agent reports it. */
 export type AttemptOutcome =
   | { ok: true; output: unknown; usage?: { inputTokens: number; outputTokens: number; cost: number } }
-  | { ok: false; error: TaskError; retryable: boolean };
+  | {
+      ok: false;
+      error: TaskError;
+      retryable: boolean;
+      /** What the attempt spent before it failed (it counts toward usage and budgets). */
+      usage?: { inputTokens: number; outputTokens: number; cost: number };
+    };
 
 /**
  * Attempts and their leases (issue 4 §4). A runner or a remote agent *claims* ASSIGNED tasks
@@ -105,24 +111,27 @@ export class TaskLeases {
       const ctx: TaskContext = task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM;
       const now = new Date();
       const durationMs = task.startedAt ? now.getTime() - task.startedAt.getTime() : null;
+      const usage = outcome.usage
+        ? {
+            inputTokens: task.inputTokens + outcome.usage.inputTokens,
+            outputTokens: task.outputTokens + outcome.usage.outputTokens,
+            cost: task.cost + outcome.usage.cost,
+          }
+        : {};
       if (outcome.ok) {
         return move(tx, task, 'COMPLETED', ctx, null, {
           output: outcome.output,
           completedAt: now,
           durationMs,
-          ...(outcome.usage
-            ? {
-                inputTokens: task.inputTokens + outcome.usage.inputTokens,
-                outputTokens: task.outputTokens + outcome.usage.outputTokens,
-                cost: task.cost + outcome.usage.cost,
-              }
-            : {}),
+          ...usage,
         });
       }
-      if (!outcome.retryable) return failFinally(tx, task, ctx, withCode(outcome.error));
+      const spent = { ...task, ...usage };
+      if (!outcome.retryable) return failFinally(tx, spent, ctx, withCode(outcome.error), usage);
       const failed = await move(tx, task, 'FAILED', ctx, outcome.error.message, {
         error: outcome.error,
         durationMs,
+        ...usage,
       });
       return this.retry(tx, failed, SYSTEM, {});
     });

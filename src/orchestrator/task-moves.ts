@@ -130,6 +130,9 @@ export async function record(
     attempts: task.attempts,
     reason,
     at,
+    ...((to === 'COMPLETED' || to === 'FAILED') && task.durationMs !== null
+      ? { durationMs: task.durationMs }
+      : {}),
   });
 }
 
@@ -143,9 +146,11 @@ export function failFinally(
   task: Task,
   ctx: TaskContext,
   error: { code: string; message: string },
+  extra: MoveChanges = {},
 ): Promise<Task> {
   const now = new Date();
   return move(tx, { ...task, maxAttempts: task.attempts }, 'FAILED', ctx, error.message, {
+    ...extra,
     error,
     maxAttempts: task.attempts,
     completedAt: now,

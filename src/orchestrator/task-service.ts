@@ -16,7 +16,7 @@ import {
   type TaskLogLine,
   type TaskTransition,
 } from '../core/task.ts';
-import { isTerminal } from '../core/task-states.ts';
+import { isTerminal, transition } from '../core/task-states.ts';
 import type { Page } from '../store/cursor.ts';
 import type { Store, StoreTx, TaskFilter } from '../store/types.ts';
 import { type AssignRequest, type AssignRules, assignTask, delegator } from './assign-task.ts';
@@ -184,7 +184,32 @@ export class TaskService {
 
   /** Assigns a PENDING task; by skills, a task nobody can take stays PENDING with `why` saying so. */
   assign(id: string, request: AssignRequest, ctx: TaskContext): Promise<Task> {
-    return this.#change(id, (tx, task) => assignTask(tx, task, request, ctx, this.rules));
+    return this.#change(id, (tx, task) => {
+      // Refused before anything is written: by skills, a task nobody fits would otherwise only get a new `why`.
+      transition(task, 'ASSIGNED');
+      return assignTask(tx, task, request, ctx, this.rules);
+    });
+  }
+
+  /**
+   * Tries again to assign PENDING tasks that name skills (capacity freed up, an agent came back):
+   * each as its creator would, so that the delegation rules are those of the submit. Answers how
+   * many got an agent. The runner calls it when capacity frees up.
+   */
+  async assignPending(limit = 50): Promise<number> {
+    const page = await this.#store.tasks.list({ status: 'PENDING' }, { limit });
+    let assigned = 0;
+    // The page is newest first; the oldest waited longest.
+    for (const waiting of page.items.reverse()) {
+      if (waiting.requiredSkills.length === 0) continue;
+      const task = await this.#change(waiting.id, (tx, task) =>
+        task.status === 'PENDING'
+          ? assignTask(tx, task, { skills: task.requiredSkills }, { actor: task.creator }, this.rules)
+          : Promise.resolve(task),
+      ).catch(() => undefined);
+      if (task?.status === 'ASSIGNED') assigned++;
+    }
+    return assigned;
   }
 
   /** The assignee starts work (ASSIGNED → IN_PROGRESS; counts an attempt). */

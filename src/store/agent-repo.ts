@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, SelectQueryBuilder } from 'kysely';
+import { type Insertable, type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import type { Agent, AgentPatch, NewAgent } from '../core/agent.ts';
 import type { HierarchyNode } from '../core/agent-hierarchy.ts';
 import type { Tier } from '../core/policy.ts';
@@ -146,6 +146,23 @@ export class SqlAgentRepo implements AgentRepo {
       .orderBy('tier')
       .execute();
     return Object.fromEntries(rows.map((row) => [row.tier, Number(row.n)]));
+  }
+
+  async withExecutor(types: readonly string[]): Promise<Array<{ id: string; capacity: number }>> {
+    if (types.length === 0) return [];
+    const type =
+      this.#dialect === 'postgres'
+        ? sql<string>`(executor_json::jsonb ->> 'type')`
+        : sql<string>`json_extract(executor_json, '$.type')`;
+    const rows = await this.#db
+      .selectFrom('agents')
+      .select(['id', 'capacity'])
+      .where('executor_json', 'is not', null)
+      .where('status', '!=', 'disabled')
+      .where(type, 'in', [...types])
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({ id: row.id, capacity: Number(row.capacity) }));
   }
 }
 
