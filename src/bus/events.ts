@@ -25,6 +25,8 @@ export interface TaskChangedEvent {
   attempts: number;
   reason: string | null;
   at: Date;
+  /** How long the attempt ran, on a move into COMPLETED or FAILED (when it started). */
+  durationMs?: number;
 }
 
 export interface TaskLogEvent {
