@@ -20,6 +20,7 @@ import { mcpFacadeRoutes } from './mcp-facade-routes.ts';
 import { mcpRoutes } from './mcp-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { taskRoutes } from './task-routes.ts';
+import { usageRoutes } from './usage-routes.ts';
 import { workspaceRoutes } from './workspace-routes.ts';
 
 export interface AppOptions {
@@ -62,6 +63,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(workspaceRoutes, { workspaces: options.workspaces });
   await app.register(agentRoutes, { agents: options.agents });
   await app.register(taskRoutes, { tasks: options.tasks });
+  await app.register(usageRoutes, { store: options.store });
   await app.register(mcpRoutes, {
     gateway: options.gateway,
     auth: options.auth,

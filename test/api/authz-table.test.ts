@@ -62,6 +62,7 @@ const TABLE: Record<string, RouteAccess> = {
   'POST /api/tasks/:id/complete': 'EXECUTE_TASK',
   'POST /api/tasks/:id/fail': 'EXECUTE_TASK',
   'POST /api/tasks/:id/review': 'REQUEST_L1_REVIEW',
+  'GET /api/usage': 'tasks.read',
   'GET /mcp': 'mcp.tools.list',
   'POST /mcp': 'mcp.tools.list',
   'DELETE /mcp': 'mcp.tools.list',
