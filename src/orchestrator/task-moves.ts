@@ -1,10 +1,10 @@
 import type { Bus } from '../bus/bus.ts';
 import type { TaskChangedEvent } from '../bus/events.ts';
 import { SYSTEM_ACTOR } from '../core/access.ts';
-import type { AuditAction } from '../core/audit.ts';
+import type { AuditAction, NewAuditEntry } from '../core/audit.ts';
 import type { DelegationRule } from '../core/delegation.ts';
 import { ZiggieError } from '../core/errors.ts';
-import type { Task } from '../core/task.ts';
+import type { Task, TaskTransition } from '../core/task.ts';
 import { allowedTransitions, isTerminal, type TaskStatus, transition } from '../core/task-states.ts';
 import type { Store, StoreTx, TaskUpdate } from '../store/types.ts';
 import type { TaskContext } from './task-context.ts';
@@ -32,25 +32,41 @@ const ACTION: Record<TaskStatus, AuditAction> = {
 /** Statuses in which a task counts toward its assignee's workload. */
 const HELD = new Set<TaskStatus>(['ASSIGNED', 'IN_PROGRESS']);
 
-/** Events of the transaction in progress, published only once it commits (nothing of a rollback). */
-const pending = new WeakMap<StoreTx, TaskChangedEvent[]>();
+/** What the moves of the transaction in progress record, written together at its end. */
+interface Pending {
+  transitions: TaskTransition[];
+  audit: NewAuditEntry[];
+  /** Published only once the transaction commits (nothing of a rollback). */
+  events: TaskChangedEvent[];
+}
+const pending = new WeakMap<StoreTx, Pending>();
 
 /**
- * Runs `fn` in one transaction and publishes the task events it produced after the commit.
- * Every change of tasks goes through here.
+ * Runs `fn` in one transaction, then writes the transition rows and audit entries its moves
+ * recorded (one insert each) and, after the commit, publishes their task events. Every change of
+ * tasks goes through here.
+ *
+ * The audit entries are appended last on purpose: appending locks the audit chain's head row,
+ * which every task transaction needs. Taken last, after every task and agent row the transaction
+ * locks, it cannot be held while waiting for another row — two transactions cannot deadlock on it
+ * (on PostgreSQL; SQLite has one writer anyway), and it is held for the shortest time.
  */
 export async function inTaskTransaction<T>(
   store: Store,
   bus: Bus | undefined,
   fn: (tx: StoreTx) => Promise<T>,
 ): Promise<T> {
-  let events: TaskChangedEvent[] = [];
+  let state: Pending = { transitions: [], audit: [], events: [] };
   const result = await store.transaction(async (tx) => {
-    events = [];
-    pending.set(tx, events);
-    return fn(tx);
+    state = { transitions: [], audit: [], events: [] };
+    pending.set(tx, state);
+    const value = await fn(tx);
+    pending.delete(tx);
+    await tx.tasks.appendTransitions(state.transitions);
+    if (state.audit.length > 0) await tx.audit.append(state.audit);
+    return value;
   });
-  if (bus) for (const event of events) bus.publish('task.changed', event);
+  if (bus) for (const event of state.events) bus.publish('task.changed', event);
   return result;
 }
 
@@ -96,7 +112,10 @@ export async function move(
   return updated;
 }
 
-/** The transition row, the audit entry and the event of one move (or of the creation). */
+/**
+ * The transition row, the audit entry and the event of one move (or of the creation), written at
+ * the end of the transaction (see inTaskTransaction).
+ */
 export async function record(
   tx: StoreTx,
   task: Task,
@@ -107,19 +126,26 @@ export async function record(
   at: Date,
   metadata: Record<string, unknown>,
 ): Promise<void> {
-  await tx.tasks.appendTransitions([{ taskId: task.id, from, to, actor: ctx.actor, reason, at }]);
-  await tx.audit.append([
-    {
-      actor: ctx.actor,
-      action: ACTION[to],
-      entityType: 'task',
-      entityId: task.id,
-      metadata: { from, to, ...(reason === null ? {} : { reason }), ...metadata },
-      ip: ctx.ip ?? null,
-      time: at,
-    },
-  ]);
-  pending.get(tx)?.push({
+  const transition: TaskTransition = { taskId: task.id, from, to, actor: ctx.actor, reason, at };
+  const entry: NewAuditEntry = {
+    actor: ctx.actor,
+    action: ACTION[to],
+    entityType: 'task',
+    entityId: task.id,
+    metadata: { from, to, ...(reason === null ? {} : { reason }), ...metadata },
+    ip: ctx.ip ?? null,
+    time: at,
+  };
+  const state = pending.get(tx);
+  if (!state) {
+    // Outside inTaskTransaction (a caller's own store.transaction): written at once, no event.
+    await tx.tasks.appendTransitions([transition]);
+    await tx.audit.append([entry]);
+    return;
+  }
+  state.transitions.push(transition);
+  state.audit.push(entry);
+  state.events.push({
     id: task.id,
     status: to,
     from,

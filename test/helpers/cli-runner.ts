@@ -65,6 +65,8 @@ export interface RunningZiggie {
   banner: string;
   /** Sends SIGTERM and resolves with the exit code (0 for a clean stop). */
   stop(): Promise<number | null>;
+  /** `kill -9`: no clean stop at all; resolves once the process is gone. */
+  crash(): Promise<void>;
 }
 
 /** Writes `config` as `<dir>/ziggie.yaml` (port 0, data in `<dir>/data`) and runs `ziggie start` on it. */
@@ -98,6 +100,13 @@ export async function startZiggieAt(path: string, cwd: string): Promise<RunningZ
       const code = await exited;
       children.delete(server);
       return code;
+    },
+    async crash() {
+      if (server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise((resolve) => server.on('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+      children.delete(server);
     },
   };
 }
