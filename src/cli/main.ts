@@ -9,6 +9,7 @@ import { registerServers } from './commands/servers.ts';
 import { registerStart } from './commands/start.ts';
 import { registerTasks } from './commands/tasks.ts';
 import { registerTools } from './commands/tools.ts';
+import { registerUsage } from './commands/usage.ts';
 import { registerUsers } from './commands/users.ts';
 import { registerWorkspaces } from './commands/workspaces.ts';
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerWorkspaces(program);
   registerAgents(program);
   registerTasks(program);
+  registerUsage(program);
   return program;
 }
 
