@@ -5,6 +5,7 @@ import type { Task, TaskError, TaskLogLine } from '../core/task.ts';
 import { isTerminal } from '../core/task-states.ts';
 import type { Store, StoreTx } from '../store/types.ts';
 import { type AssignRules, assignTask } from './assign-task.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { TaskContext } from './task-context.ts';
 import {
   cancelDescendants,
@@ -23,6 +24,8 @@ export interface RetryBackoff {
 
 export interface TaskLeasesOptions {
   rules: AssignRules;
+  /** Attempt outcomes commit in groups under load (shared with the submits). */
+  group?: GroupCommit;
   bus?: Bus;
   backoff?: RetryBackoff;
 }
@@ -50,12 +53,14 @@ export class TaskLeases {
   readonly #bus: Bus | undefined;
   readonly #rules: AssignRules;
   readonly #backoff: RetryBackoff;
+  readonly #group: GroupCommit;
 
   constructor(store: Store, options: TaskLeasesOptions) {
     this.#store = store;
     this.#bus = options.bus;
     this.#rules = options.rules;
     this.#backoff = options.backoff ?? { initialDelayMs: 1000, maxDelayMs: 60_000 };
+    this.#group = options.group ?? new GroupCommit((fn) => this.#transaction(fn));
   }
 
   /**
@@ -104,7 +109,7 @@ export class TaskLeases {
    * holds it (the lease ran out and the task went on without it, or it was cancelled).
    */
   finish(id: string, owner: string, outcome: AttemptOutcome): Promise<Task> {
-    return this.#transaction(async (tx) => {
+    return this.#group.run(async (tx) => {
       const task = await tx.tasks.getForUpdate(id);
       if (!task) throw taskNotFound(id);
       if (task.status !== 'IN_PROGRESS' || task.leaseOwner !== owner) throw leaseLost(task);

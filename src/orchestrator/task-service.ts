@@ -20,6 +20,7 @@ import { isTerminal, transition } from '../core/task-states.ts';
 import type { Page } from '../store/cursor.ts';
 import type { Store, StoreTx, TaskFilter } from '../store/types.ts';
 import { type AssignRequest, type AssignRules, assignTask, delegator } from './assign-task.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { TaskContext } from './task-context.ts';
 import { type RetryBackoff, TaskLeases } from './task-leases.ts';
 import {
@@ -65,6 +66,8 @@ export interface TaskDetail extends Task {
 export class TaskService {
   readonly #store: Store;
   readonly #bus: Bus | undefined;
+  /** Submits (and attempt outcomes, in TaskLeases) commit in groups under load. */
+  readonly #group: GroupCommit;
   readonly rules: AssignRules;
   /** Attempts, leases, deadlines (runners and remote agents use these). */
   readonly leases: TaskLeases;
@@ -78,7 +81,9 @@ export class TaskService {
       candidateLimit: options.candidateLimit ?? 1000,
       ...(options.blocked ? { blocked: options.blocked } : {}),
     };
+    this.#group = new GroupCommit((fn) => this.transaction(fn));
     this.leases = new TaskLeases(store, {
+      group: this.#group,
       rules: this.rules,
       ...(options.bus ? { bus: options.bus } : {}),
       ...(options.backoff ? { backoff: options.backoff } : {}),
@@ -116,7 +121,7 @@ export class TaskService {
    */
   async submit(input: unknown, ctx: TaskContext): Promise<{ task: Task; created: boolean }> {
     const request = SubmitTaskSchema.parse(input);
-    return this.transaction(async (tx) => {
+    return this.#group.run(async (tx) => {
       if (request.idempotencyKey !== undefined) {
         await tx.tasks.lockIdempotencyKey(ctx.actor, request.idempotencyKey);
         const existing = await tx.tasks.findByIdempotencyKey(ctx.actor, request.idempotencyKey);

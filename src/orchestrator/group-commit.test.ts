@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import type { StoreTx } from '../store/types.ts';
+import { GroupCommit } from './group-commit.ts';
+
+/** A fake transaction runner that records what each transaction did and rolls back on a throw. */
+function recorder() {
+  const committed: string[][] = [];
+  let transactions = 0;
+  const transact = async <T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> => {
+    transactions++;
+    const writes: string[] = [];
+    const value = await fn(writes as unknown as StoreTx);
+    await new Promise((r) => setTimeout(r, 2));
+    committed.push(writes);
+    return value;
+  };
+  return { committed, transact, transactions: () => transactions };
+}
+
+const write = (name: string) => async (tx: StoreTx) => {
+  (tx as unknown as string[]).push(name);
+  if (name.startsWith('bad')) throw new Error(`${name} refused`);
+  return name.toUpperCase();
+};
+
+describe('GroupCommit', () => {
+  it('commits changes asked for meanwhile in one transaction, each caller getting its own result', async () => {
+    const r = recorder();
+    const group = new GroupCommit(r.transact);
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((n) => group.run(write(n))));
+    expect(results).toEqual(['A', 'B', 'C', 'D']);
+    // The first goes alone at once; the three asked for while it commits go together.
+    expect(r.committed).toEqual([['a'], ['b', 'c', 'd']]);
+  });
+
+  it('reruns a batch one by one when a change in it throws: only the failed change is lost', async () => {
+    const r = recorder();
+    const group = new GroupCommit(r.transact);
+    const outcomes = await Promise.allSettled(['a', 'b', 'bad-c', 'd'].map((n) => group.run(write(n))));
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).message))).toEqual([
+      'A',
+      'B',
+      'bad-c refused',
+      'D',
+    ]);
+    expect(r.committed).toEqual([['a'], ['b'], ['d']]);
+  });
+
+  it('bounds a batch', async () => {
+    const r = recorder();
+    const group = new GroupCommit(r.transact, 2);
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => group.run(write(n))));
+    expect(r.committed).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+  });
+});
