@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ZiggieError } from '../../core/errors.ts';
 import { printJson, printTable } from '../output.ts';
 import { clientFor, type RemoteFlags, remoteOptions } from '../remote.ts';
+import { registerTasksWatch } from './tasks-watch.ts';
 
 interface TaskRow {
   id: string;
@@ -85,7 +86,7 @@ function printTask(task: TaskRow): void {
   }
 }
 
-/** `ziggie tasks submit|list|show|cancel|approve|reject`. */
+/** `ziggie tasks submit|list|show|cancel|approve|reject|watch`. */
 export function registerTasks(program: Command): void {
   const tasks = program
     .command('tasks')
@@ -220,4 +221,6 @@ export function registerTasks(program: Command): void {
       if (flags.json) return printJson(task);
       process.stdout.write(`${task.id} ${task.status} → ${task.assignee} (rejections: ${task.rejections})\n`);
     });
+
+  registerTasksWatch(tasks);
 }
