@@ -1,0 +1,266 @@
+import { randomBytes } from 'node:crypto';
+import type { Bus } from '../bus/bus.ts';
+import type { TaskChangedEvent } from '../bus/events.ts';
+import type { Agent } from '../core/agent.ts';
+import { ZiggieError } from '../core/errors.ts';
+import type { Store } from '../store/types.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { type AgentLink, AgentSession, type HeldTask, type SessionHost } from './agent-session.ts';
+import type { TaskLeases } from './task-leases.ts';
+import type { TaskService } from './task-service.ts';
+
+export type { AgentLink } from './agent-session.ts';
+
+export interface AgentHubOptions {
+  /** This node's name in lease owners (`remote:<nodeId>:<connectionId>`). */
+  nodeId: string;
+  /** How long a claimed task's lease lasts without a heartbeat. */
+  leaseMs: number;
+  /**
+   * How often the hub looks for claimable tasks of connected agents that no event announced (a
+   * retry whose backoff ran out, a task assigned on another node). Default 1,000 ms.
+   */
+  pollMs?: number;
+  logger?: Logger;
+}
+
+/** A task of a closed connection: adoptable by the agent's next connection until its lease would run out. */
+interface Orphan extends HeldTask {
+  agentId: string;
+  until: number;
+}
+
+/** Statuses in which a task a connection holds is no longer its to run. */
+const ENDED = new Set(['CANCELLED', 'FAILED', 'COMPLETED', 'REVIEW_REQUESTED']);
+
+/**
+ * The `remote` executor's server side: the live connections of remote agents. A connection that
+ * says `ready` gets its agent's ASSIGNED tasks, claimed with a lease
+ * (`remote:<nodeId>:<connectionId>`) up to its free slots and pushed several per message. A
+ * `task.changed` event that assigns a task to a connected agent triggers a claim (coalesced per
+ * connection); a task a connection holds that ends elsewhere is cancelled on the agent. A closed
+ * connection's tasks keep their leases: the agent's next connection to this node may take them
+ * back (`ready.held`), or they expire and are retried on another agent.
+ */
+export class AgentHub implements SessionHost {
+  readonly nodeId: string;
+  readonly leaseMs: number;
+  readonly leases: TaskLeases;
+  readonly bus: Bus;
+  readonly logger: Logger | undefined;
+  readonly #store: Store;
+  readonly #pollMs: number;
+  readonly #byAgent = new Map<string, Set<AgentSession>>();
+  readonly #held = new Map<string, AgentSession>();
+  readonly #orphans = new Map<string, Orphan>();
+  #unsubscribe: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+
+  constructor(deps: { store: Store; tasks: TaskService; bus: Bus }, options: AgentHubOptions) {
+    this.#store = deps.store;
+    this.leases = deps.tasks.leases;
+    this.bus = deps.bus;
+    this.nodeId = options.nodeId;
+    this.leaseMs = options.leaseMs;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.logger = options.logger;
+  }
+
+  /**
+   * Listens for task events and starts polling. Attempts an earlier run of this node held for
+   * remote agents died with it: they are retried now (`lease_expired`) instead of when their
+   * lease would have run out.
+   */
+  async start(): Promise<void> {
+    if (this.#unsubscribe) return;
+    this.#unsubscribe = this.bus.subscribe('task.changed', (event) => this.#changed(event));
+    await this.leases.redrive(`remote:${this.nodeId}:`);
+    this.#timer = setInterval(() => void this.#poll(), this.#pollMs);
+    this.#timer.unref();
+  }
+
+  /** Closes every connection (1001); their tasks keep their leases. */
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    clearInterval(this.#timer);
+    for (const sessions of [...this.#byAgent.values()]) {
+      for (const session of [...sessions]) session.close(1001, 'Ziggie is stopping');
+    }
+  }
+
+  /**
+   * Whether this agent may connect: it exists, and its executor binding is `{type: "remote"}` or
+   * none (a task of an agent bound to another executor is the runner's to claim, not a socket's).
+   */
+  async admit(agentId: string): Promise<Agent> {
+    const agent = await this.#store.agents.get(agentId);
+    if (!agent) throw new ZiggieError('AGENT_NOT_FOUND', `no agent "${agentId}"`, { agentId });
+    const type = agent.executor?.type;
+    if (type !== undefined && type !== 'remote') {
+      throw new ZiggieError(
+        'EXECUTOR_BINDING_INVALID',
+        `agent "${agentId}" is bound to the "${type}" executor: only agents with executor {type: "remote"} (or none) connect as remote agents`,
+        { agentId, executor: type },
+      );
+    }
+    return agent;
+  }
+
+  /** A connection opened (authenticated, admitted): says `hello`; tasks follow its `ready`. */
+  connect(agent: Pick<Agent, 'id' | 'capacity'>, link: AgentLink): AgentSession {
+    const session = new AgentSession(this, link, agent, `c${randomBytes(8).toString('hex')}`);
+    let sessions = this.#byAgent.get(agent.id);
+    if (!sessions) {
+      sessions = new Set();
+      this.#byAgent.set(agent.id, sessions);
+    }
+    sessions.add(session);
+    return session;
+  }
+
+  /** The connection closed: its tasks keep their leases, adoptable by the agent's next connection. */
+  disconnect(session: AgentSession): void {
+    if (session.closed) return;
+    session.closed = true;
+    const sessions = this.#byAgent.get(session.agentId);
+    sessions?.delete(session);
+    if (sessions?.size === 0) this.#byAgent.delete(session.agentId);
+    const until = Date.now() + this.leaseMs;
+    for (const [taskId, held] of session.tasks) {
+      this.#held.delete(taskId);
+      this.#orphans.set(taskId, { ...held, agentId: session.agentId, until });
+    }
+    session.tasks.clear();
+  }
+
+  /** Whether an agent has a live connection here. */
+  isConnected(agentId: string): boolean {
+    return this.#byAgent.has(agentId);
+  }
+
+  /** Counts, for status views and tests. */
+  stats(): { agents: number; connections: number; tasks: number } {
+    let connections = 0;
+    for (const sessions of this.#byAgent.values()) connections += sessions.size;
+    return { agents: this.#byAgent.size, connections, tasks: this.#held.size };
+  }
+
+  hold(taskId: string, session: AgentSession): void {
+    this.#held.set(taskId, session);
+  }
+
+  release(taskId: string): void {
+    this.#held.delete(taskId);
+  }
+
+  adopt(taskId: string, session: AgentSession): HeldTask | undefined {
+    const orphan = this.#orphans.get(taskId);
+    if (!orphan || orphan.agentId !== session.agentId || orphan.until < Date.now()) return undefined;
+    this.#orphans.delete(taskId);
+    this.#held.set(taskId, session);
+    return { owner: orphan.owner, attempt: orphan.attempt };
+  }
+
+  slotFreed(session: AgentSession): void {
+    if (session.maybeMore) this.#schedule(session);
+  }
+
+  #changed(event: TaskChangedEvent): void {
+    if (event.status === 'ASSIGNED') {
+      if (event.assignee) this.#wake(event.assignee);
+      return;
+    }
+    if (!ENDED.has(event.status)) return;
+    this.#orphans.delete(event.id);
+    this.#held
+      .get(event.id)
+      ?.revoke(event.id, `the task is ${event.status}${event.reason ? `: ${event.reason}` : ''}`);
+  }
+
+  /** The agent may have work: its connections claim (each coalesces). */
+  #wake(agentId: string): void {
+    const sessions = this.#byAgent.get(agentId);
+    if (!sessions) return;
+    for (const session of sessions) {
+      session.maybeMore = true;
+      this.#schedule(session);
+    }
+  }
+
+  #schedule(session: AgentSession): void {
+    if (session.closed || !session.isReady || session.free <= 0) return;
+    if (session.claiming) {
+      session.claimAgain = true;
+      return;
+    }
+    if (session.scheduled) return;
+    session.scheduled = true;
+    // Events of one burst (one transaction, one tick) end in one claim.
+    setImmediate(() => {
+      session.scheduled = false;
+      void this.#claim(session);
+    });
+  }
+
+  async #claim(session: AgentSession): Promise<void> {
+    if (session.claiming) return;
+    session.claiming = true;
+    try {
+      do {
+        session.claimAgain = false;
+        const limit = session.free;
+        if (session.closed || limit <= 0) break;
+        const claimed = await this.leases.claim({
+          owner: session.owner,
+          leaseMs: this.leaseMs,
+          limit,
+          agentIds: [session.agentId],
+        });
+        session.maybeMore = claimed.length === limit;
+        if (claimed.length === 0) continue;
+        if (session.closed) {
+          // Claimed for a connection that closed meanwhile: adoptable, else they expire.
+          const until = Date.now() + this.leaseMs;
+          for (const task of claimed) {
+            this.#orphans.set(task.id, {
+              owner: session.owner,
+              attempt: task.attempts,
+              agentId: session.agentId,
+              until,
+            });
+          }
+          break;
+        }
+        session.deliver(claimed);
+      } while (session.claimAgain);
+    } catch (error) {
+      this.logger?.error({ err: error, agent: session.agentId }, 'claiming tasks for a remote agent failed');
+    } finally {
+      session.claiming = false;
+    }
+  }
+
+  /** Finds claimable tasks no event announced (backoffs that ran out, other nodes' assignments). */
+  async #poll(): Promise<void> {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      const now = Date.now();
+      for (const [taskId, orphan] of this.#orphans) if (orphan.until < now) this.#orphans.delete(taskId);
+      const idle = [...this.#byAgent].filter(([, sessions]) =>
+        [...sessions].some((s) => s.isReady && s.free > 0 && !s.claiming),
+      );
+      for (let i = 0; i < idle.length; i += 500) {
+        const chunk = idle.slice(i, i + 500).map(([agentId]) => agentId);
+        const found = await this.#store.tasks.claimable({ assignees: chunk, limit: 1000, now: new Date() });
+        for (const agentId of new Set(found.map((task) => task.assignee))) if (agentId) this.#wake(agentId);
+      }
+    } catch (error) {
+      this.logger?.error({ err: error }, 'looking for tasks of remote agents failed');
+    } finally {
+      this.#polling = false;
+    }
+  }
+}
