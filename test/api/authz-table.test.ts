@@ -51,6 +51,7 @@ const TABLE: Record<string, RouteAccess> = {
   'GET /api/agents/tree': 'agents.read',
   'GET /api/agents/:id': 'agents.read',
   'PATCH /api/agents/:id': 'agents.write',
+  'GET /api/agents/connect': 'EXECUTE_TASK',
   'POST /api/tasks': 'tasks.write',
   'GET /api/tasks': 'tasks.read',
   'GET /api/tasks/:id': 'tasks.read',
