@@ -9,6 +9,9 @@ import type { StoreTx } from '../store/types.ts';
 import type { TaskContext } from './task-context.ts';
 import { delegationRefused, move } from './task-moves.ts';
 
+/** How many agents over their budget assignment by skills passes over before the task waits. */
+const MAX_BUDGET_SKIPS = 5;
+
 /** Where a task goes to get an agent: a named one, or the best by skills (and tier). */
 export type AssignRequest = { agentId: string } | { skills: readonly string[]; tier?: Tier };
 
@@ -90,18 +93,25 @@ export async function assignTask(
       })
     ).filter((agent) => !avoid.has(agent.id));
     const workspace = task.workspace === null ? undefined : await tx.workspaces.get(task.workspace);
-    const decision = chooseAgent(
-      {
-        requiredSkills: request.skills,
-        ...(task.workspace === null ? {} : { workspace: task.workspace }),
-        ...(request.tier ? { tier: request.tier } : {}),
-        priority: task.priority,
-        ...(workspace ? { workspacePriority: workspace.priority } : {}),
-      },
-      candidates,
-    );
-    const blocked =
-      decision.agentId === undefined ? undefined : await rules.blocked?.(tx, decision.agentId, task);
+    const query = {
+      requiredSkills: request.skills,
+      ...(task.workspace === null ? {} : { workspace: task.workspace }),
+      ...(request.tier ? { tier: request.tier } : {}),
+      priority: task.priority,
+      ...(workspace ? { workspacePriority: workspace.priority } : {}),
+    };
+    // The best agent over its budget is passed over for the next best, a few times at most (each
+    // check is a query); when every one tried is blocked, the task waits and `why` names the budget.
+    let pool = candidates;
+    let decision = chooseAgent(query, pool);
+    let blocked: string | undefined;
+    for (let tries = 0; decision.agentId !== undefined && tries < MAX_BUDGET_SKIPS; tries++) {
+      blocked = await rules.blocked?.(tx, decision.agentId, task);
+      if (!blocked) break;
+      const skipped = decision.agentId;
+      pool = pool.filter((agent) => agent.id !== skipped);
+      decision = chooseAgent(query, pool);
+    }
     if (decision.agentId === undefined || blocked) {
       const updated = await tx.tasks.update(task.id, { why: blocked ?? decision.why, updatedAt: new Date() });
       return updated ?? task;

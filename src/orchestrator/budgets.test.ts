@@ -14,10 +14,13 @@ const AGENTS = [
   { id: 'dev-a', tier: 'L2', parent: 'lead', workspace: 'ws-a', skills: ['python'], capacity: 5 },
   { id: 'dev-b', tier: 'L2', parent: 'lead', workspace: 'ws-b', skills: ['go'], capacity: 5 },
   { id: 'dev-c', tier: 'L2', parent: 'lead', workspace: 'ws-a', skills: ['rust'], capacity: 5 },
+  // Both know java; dev-d (the better match: also kotlin) has spent its budget, dev-e has not.
+  { id: 'dev-d', tier: 'L2', parent: 'lead', workspace: 'ws-a', skills: ['java', 'kotlin'], capacity: 5 },
+  { id: 'dev-e', tier: 'L2', parent: 'lead', workspace: 'ws-a', skills: ['java'], capacity: 5 },
 ].map((a) => NewAgentSchema.parse({ name: a.id, ...a }) as NewAgent);
 
 const BUDGETS: Budgets = {
-  agents: { 'dev-a': { maxCost: 10 }, 'dev-c': { maxTokens: 1000 } },
+  agents: { 'dev-a': { maxCost: 10 }, 'dev-c': { maxTokens: 1000 }, 'dev-d': { maxCost: 1 } },
   workspaces: { 'ws-b': { maxTokens: 500 } },
 };
 
@@ -54,6 +57,15 @@ describe('budgets', () => {
     beforeAll(async () => {
       tasks = new TaskService(store(), { blocked: budgetCheck(BUDGETS) });
       await store().agents.insert(AGENTS);
+    });
+
+    it('by skills, the best match over its budget is passed over for the next best', async () => {
+      await spend('dev-d', 'ws-a', { cost: 1 });
+      const { task } = await tasks.submit(
+        { taskType: 'jvm', skills: ['java', 'kotlin'], workspace: 'ws-a' },
+        operator,
+      );
+      expect(task).toMatchObject({ status: 'ASSIGNED', assignee: 'dev-e' });
     });
 
     it('an agent over its cost budget gets no new task by skills: it stays PENDING and why names the budget', async () => {
