@@ -13,6 +13,8 @@ import type { SubmitTaskInput, TaskJson, ToolResult } from './types.ts';
 export type { RemoteTask } from '../../src/core/agent-protocol.ts';
 
 const CLIENT = '@ziggie/sdk/0.1.0';
+/** The longest log line the protocol takes (longer ones are cut). */
+const MAX_LOG_TEXT = 100_000;
 
 /** A subtask to delegate: any `POST /api/tasks` body but `parentId` (the current task). */
 export type DelegateRequest = Omit<SubmitTaskInput, 'parentId'>;
@@ -297,12 +299,19 @@ class AgentClient {
         });
       },
       log: (text, stream = 'info') => {
+        const line = { stream, text: text.length > MAX_LOG_TEXT ? text.slice(0, MAX_LOG_TEXT) : text };
         const last = this.#outbox.at(-1);
-        if (last?.type === 'log' && last.taskId === task.id && last.lines.length < 1000) {
-          last.lines.push({ stream, text });
+        // Lines of one task written in one tick travel as one message (of bounded size).
+        if (
+          last?.type === 'log' &&
+          last.taskId === task.id &&
+          last.lines.length < 100 &&
+          last.lines.reduce((n, l) => n + l.text.length, line.text.length) < 256 * 1024
+        ) {
+          last.lines.push(line);
           return;
         }
-        this.#send({ type: 'log', taskId: task.id, lines: [{ stream, text }] });
+        this.#send({ type: 'log', taskId: task.id, lines: [line] });
       },
       callTool: async (name, args = {}) => {
         const answer = await requestJson<{ result: ToolResult }>(
@@ -364,15 +373,59 @@ class AgentClient {
     });
   }
 
+  /** Sends the outbox: one message as itself, several as `batch` frames no bigger than the server takes. */
   #flush(): void {
     const socket = this.#socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN || !this.#hello || this.#outbox.length === 0) return;
+    const hello = this.#hello;
+    if (!socket || socket.readyState !== WebSocket.OPEN || !hello || this.#outbox.length === 0) return;
     const messages = this.#outbox;
     this.#outbox = [];
-    for (let i = 0; i < messages.length; i += 10_000) {
-      const chunk = messages.slice(i, i + 10_000);
-      socket.send(serialize(chunk.length === 1 ? chunk[0] : { type: 'batch', messages: chunk }));
+    // Room for the batch envelope.
+    const limit = hello.maxMessageBytes - 64;
+    let parts: string[] = [];
+    let size = 0;
+    const emit = () => {
+      if (parts.length === 0) return;
+      socket.send(
+        parts.length === 1 ? (parts[0] as string) : `{"type":"batch","messages":[${parts.join(',')}]}`,
+      );
+      parts = [];
+      size = 0;
+    };
+    for (const message of messages) {
+      const text = this.#encode(message, limit);
+      if (text === undefined) continue;
+      const bytes = Buffer.byteLength(text) + 1;
+      if (size + bytes > limit || parts.length >= 10_000) emit();
+      parts.push(text);
+      size += bytes;
     }
+    emit();
+  }
+
+  /**
+   * One message as JSON. A result JSON cannot carry (a BigInt, a cycle) or too big for one frame
+   * fails its task for good instead of breaking the connection; anything else that big is dropped.
+   */
+  #encode(message: AgentSingleMessageInput, limit: number): string | undefined {
+    let problem: string;
+    try {
+      const text = JSON.stringify(message);
+      if (Buffer.byteLength(text) <= limit) return text;
+      problem = `the ${message.type} is ${Buffer.byteLength(text)} bytes, more than the ${limit} one message may carry`;
+    } catch (error) {
+      problem = `the ${message.type} cannot be sent as JSON: ${(error as Error).message}`;
+    }
+    if (message.type === 'result') {
+      return JSON.stringify({
+        type: 'failure',
+        taskId: message.taskId,
+        error: { code: 'OUTPUT_NOT_SENDABLE', message: problem },
+        retryable: false,
+      });
+    }
+    this.#report(new Error(`not sent: ${problem}`));
+    return undefined;
   }
 
   #closed(socket: WebSocket): void {
@@ -423,30 +476,6 @@ class AgentClient {
       // A server that does not answer the close handshake is cut off (ws would wait 30 s).
       setTimeout(() => socket.terminate(), 1000).unref();
     });
-  }
-}
-
-/** A frame; a value JSON cannot carry (a BigInt, a cycle) fails its task instead of the connection. */
-function serialize(message: unknown): string {
-  try {
-    return JSON.stringify(message);
-  } catch (error) {
-    const m = message as { type: string; taskId?: string; messages?: unknown[] };
-    if (m.type === 'batch' && m.messages) {
-      return JSON.stringify({ type: 'batch', messages: m.messages.map((one) => JSON.parse(serialize(one))) });
-    }
-    if (m.type === 'result' && m.taskId) {
-      return JSON.stringify({
-        type: 'failure',
-        taskId: m.taskId,
-        error: {
-          code: 'OUTPUT_NOT_JSON',
-          message: `the output cannot be sent as JSON: ${(error as Error).message}`,
-        },
-        retryable: false,
-      });
-    }
-    throw error;
   }
 }
 

@@ -69,10 +69,11 @@ export async function agentSocketRoutes(app: FastifyInstance, { hub }: { hub: Ag
     wsHandler: (socket, request) => {
       const agent = admitted.get(request);
       if (!agent) return socket.close(1011, 'not admitted');
-      const session = hub.connect(agent, {
-        send: (text) => socket.send(text),
-        close: (code, reason) => socket.close(code, reason),
-      });
+      const session = hub.connect(
+        agent,
+        { send: (text) => socket.send(text), close: (code, reason) => socket.close(code, reason) },
+        { maxMessageBytes: app.websocketServer.options.maxPayload ?? 100 * 1024 * 1024 },
+      );
       alive.set(socket, true);
       socket.on('pong', () => alive.set(socket, true));
       socket.on('message', (data) => {

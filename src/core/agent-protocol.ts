@@ -143,6 +143,8 @@ export const HelloMessageSchema = z.strictObject({
   leaseMs: z.number().int().positive(),
   /** The concurrency used when `ready` names none (the agent's registry capacity). */
   concurrency: z.number().int().min(0),
+  /** The largest frame the server takes (a bigger one closes the connection with 1009). */
+  maxMessageBytes: z.number().int().positive(),
 });
 
 /** Tasks to run now; each is IN_PROGRESS with a lease held by this connection. */

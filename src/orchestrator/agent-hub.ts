@@ -108,9 +108,17 @@ export class AgentHub implements SessionHost {
     return agent;
   }
 
-  /** A connection opened (authenticated, admitted): says `hello`; tasks follow its `ready`. */
-  connect(agent: Pick<Agent, 'id' | 'capacity'>, link: AgentLink): AgentSession {
-    const session = new AgentSession(this, link, agent, `c${randomBytes(8).toString('hex')}`);
+  /**
+   * A connection opened (authenticated, admitted): says `hello`; tasks follow its `ready`.
+   * `maxMessageBytes`: the largest frame the transport takes (told to the agent).
+   */
+  connect(
+    agent: Pick<Agent, 'id' | 'capacity'>,
+    link: AgentLink,
+    options: { maxMessageBytes?: number } = {},
+  ): AgentSession {
+    const id = `c${randomBytes(8).toString('hex')}`;
+    const session = new AgentSession(this, link, agent, id, options.maxMessageBytes ?? 1024 * 1024);
     let sessions = this.#byAgent.get(agent.id);
     if (!sessions) {
       sessions = new Set();

@@ -68,7 +68,13 @@ export class AgentSession {
   readonly #link: AgentLink;
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(host: SessionHost, link: AgentLink, agent: { id: string; capacity: number }, id: string) {
+  constructor(
+    host: SessionHost,
+    link: AgentLink,
+    agent: { id: string; capacity: number },
+    id: string,
+    maxMessageBytes: number,
+  ) {
     this.#host = host;
     this.#link = link;
     this.id = id;
@@ -84,6 +90,7 @@ export class AgentSession {
       heartbeatMs: Math.max(50, Math.floor(host.leaseMs / 3)),
       leaseMs: host.leaseMs,
       concurrency: agent.capacity,
+      maxMessageBytes,
     });
   }
 

@@ -282,6 +282,22 @@ describe.each(DIALECTS)('remote agents (%s)', (_dialect, start) => {
     });
   });
 
+  it('an output too big for one message fails the task for good, and the connection carries on', async () => {
+    const token = await register('big-1', { tier: 'L3', capacity: 1 });
+    await connect(token, (task) => (task.taskType === 'huge' ? 'x'.repeat(2 * 1024 * 1024) : 'small'));
+    const huge = await admin.submit({ taskType: 'huge', agentId: 'big-1' });
+    expect(await finished(admin, huge.id)).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      error: {
+        code: 'OUTPUT_NOT_SENDABLE',
+        message: expect.stringMatching(/^the result is \d+ bytes, more than/),
+      },
+    });
+    const small = await admin.submit({ taskType: 'small', agentId: 'big-1' });
+    expect(await finished(admin, small.id)).toMatchObject({ status: 'COMPLETED', output: 'small' });
+  });
+
   it('an agent calls a gateway tool, delegates subtasks to an L3 agent and awaits them: the parent completes with their outputs', async () => {
     const leadToken = await register('lead-1', { tier: 'L2', skills: ['plan'], capacity: 1 });
     const microToken = await register('micro-1', { tier: 'L3', skills: ['part'], capacity: 4 });
@@ -449,6 +465,8 @@ describe.each(DIALECTS)('remote agents (%s)', (_dialect, start) => {
       agentId: 'raw-1',
       protocol: 1,
       heartbeatMs: Math.floor(LEASE_MS / 3),
+      leaseMs: LEASE_MS,
+      maxMessageBytes: 1024 * 1024,
     });
 
     socket.send('{not json');
