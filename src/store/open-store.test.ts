@@ -103,6 +103,7 @@ describe('openStore on PostgreSQL', () => {
         'kysely_migration',
         'kysely_migration_lock',
         'mcp_tasks',
+        'task_logs',
         'task_transitions',
         'tasks',
         'tool_calls',
