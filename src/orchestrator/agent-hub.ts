@@ -172,7 +172,7 @@ export class AgentHub implements SessionHost {
   }
 
   slotFreed(session: AgentSession): void {
-    if (session.maybeMore) this.#schedule(session);
+    if (session.unclaimed > 0) this.#schedule(session);
   }
 
   #changed(event: TaskChangedEvent): void {
@@ -192,7 +192,7 @@ export class AgentHub implements SessionHost {
     const sessions = this.#byAgent.get(agentId);
     if (!sessions) return;
     for (const session of sessions) {
-      session.maybeMore = true;
+      session.unclaimed++;
       this.#schedule(session);
     }
   }
@@ -226,7 +226,8 @@ export class AgentHub implements SessionHost {
           limit,
           agentIds: [session.agentId],
         });
-        session.maybeMore = claimed.length === limit;
+        // Fewer than asked: nothing else is claimable now (a retry in its backoff is found by the poll).
+        session.unclaimed = claimed.length < limit ? 0 : Math.max(0, session.unclaimed - claimed.length);
         if (claimed.length === 0) continue;
         if (session.closed) {
           // Claimed for a connection that closed meanwhile: adoptable, else they expire.

@@ -59,11 +59,15 @@ export class AgentSession {
   concurrency: number;
   isReady = false;
   closed = false;
-  /** Claim bookkeeping (the hub's): a claim is queued, running, asked again, or work may be waiting. */
+  /** Claim bookkeeping (the hub's): a claim is queued, running, or asked again. */
   scheduled = false;
   claiming = false;
   claimAgain = false;
-  maybeMore = true;
+  /**
+   * Assignments announced (task.changed) and not claimed yet: a freed slot claims only when some
+   * may be waiting. Starts at 1: whatever was assigned before the connection is claimed at `ready`.
+   */
+  unclaimed = 1;
   readonly #host: SessionHost;
   readonly #link: AgentLink;
   #queue: Promise<void> = Promise.resolve();
