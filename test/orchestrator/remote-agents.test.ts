@@ -369,6 +369,27 @@ describe.each(DIALECTS)('remote agents (%s)', (_dialect, start) => {
     expect(failed?.reason).toBe('lease_expired');
   });
 
+  it('heartbeats keep the lease of a task that runs longer than the lease', async () => {
+    const token = await register('slow-1', { tier: 'L3', capacity: 1 });
+    await connect(token, async () => {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS * 2.5));
+      return 'slow but alive';
+    });
+    const task = await admin.submit({ taskType: 'slow', agentId: 'slow-1' });
+    await waitFor(async () => (await admin.get(task.id)).status === 'IN_PROGRESS', 10_000, 'the start');
+    const expired: number[] = [];
+    while ((await admin.get(task.id)).status === 'IN_PROGRESS') {
+      expired.push(await harness.ziggie.tasks.leases.expireLeases());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(expired.length).toBeGreaterThan(10);
+    expect(await admin.get(task.id)).toMatchObject({
+      status: 'COMPLETED',
+      output: 'slow but alive',
+      attempts: 1,
+    });
+  });
+
   it('an agent that reconnects keeps the task it was working on', async () => {
     const token = await register('blip-1', { tier: 'L3', capacity: 1 });
     let release!: () => void;
