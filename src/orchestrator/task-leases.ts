@@ -13,6 +13,7 @@ import {
   inTaskTransaction,
   move,
   settleParent,
+  startAttempts,
   taskNotFound,
 } from './task-moves.ts';
 
@@ -81,18 +82,12 @@ export class TaskLeases {
         limit: query.limit,
         now,
       });
-      const claimed: Task[] = [];
-      for (const task of tasks) {
-        const ctx: TaskContext = task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM;
-        claimed.push(
-          await move(tx, task, 'IN_PROGRESS', ctx, null, {
-            startedAt: now,
-            leaseOwner: query.owner,
-            leaseExpiresAt: new Date(now.getTime() + query.leaseMs),
-            notBefore: null,
-          }),
-        );
-      }
+      const claimed = await startAttempts(
+        tx,
+        tasks,
+        { owner: query.owner, expiresAt: new Date(now.getTime() + query.leaseMs), at: now },
+        (task) => (task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM),
+      );
       return claimed;
     });
   }

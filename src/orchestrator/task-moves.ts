@@ -88,7 +88,7 @@ export async function move(
   const next = transition(task, to);
   const at = new Date();
   const leaseEnds = to !== 'IN_PROGRESS' && task.leaseOwner !== null;
-  const updated = await tx.tasks.update(task.id, {
+  const updated = await tx.tasks.write(task, {
     ...(leaseEnds ? { leaseOwner: null, leaseExpiresAt: null } : {}),
     ...changes,
     status: next.status,
@@ -110,6 +110,44 @@ export async function move(
   });
   if (updated.parentId !== null && isTerminal(updated)) await settleParent(tx, updated.parentId);
   return updated;
+}
+
+/**
+ * A claim: ASSIGNED → IN_PROGRESS for many tasks in one statement, under one lease owner. The same
+ * move as `move` (checked by the state machine, recorded one by one), written at once because a
+ * claim takes tasks by the hundred. The workloads do not change (both statuses count).
+ */
+export async function startAttempts(
+  tx: StoreTx,
+  tasks: readonly Task[],
+  lease: { owner: string; expiresAt: Date; at: Date },
+  ctxOf: (task: Task) => TaskContext,
+): Promise<Task[]> {
+  const checked = tasks.map((task) => ({ task, next: transition(task, 'IN_PROGRESS') }));
+  const moved = await tx.tasks.startAttempts(
+    tasks.map((task) => task.id),
+    lease,
+  );
+  if (moved !== tasks.length) throw new Error(`a claim moved ${moved} of the ${tasks.length} tasks it held`);
+  const started: Task[] = [];
+  for (const { task, next } of checked) {
+    const updated: Task = {
+      ...task,
+      status: next.status,
+      attempts: next.attempts,
+      startedAt: lease.at,
+      updatedAt: lease.at,
+      leaseOwner: lease.owner,
+      leaseExpiresAt: lease.expiresAt,
+      notBefore: null,
+    };
+    await record(tx, updated, task.status, next.status, ctxOf(task), null, lease.at, {
+      ...(updated.assignee ? { assignee: updated.assignee } : {}),
+      attempts: updated.attempts,
+    });
+    started.push(updated);
+  }
+  return started;
 }
 
 /**

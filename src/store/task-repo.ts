@@ -89,8 +89,46 @@ export class SqlTaskRepo implements TaskRepo {
       child_policy: task.childPolicy,
       awaiting_children: 0,
     };
-    const stored = await this.#db.insertInto('tasks').values(row).returningAll().executeTakeFirstOrThrow();
-    return toTask(stored);
+    await this.#db.insertInto('tasks').values(row).execute();
+    // What was written, without reading it back (every column is known here).
+    return toTask({
+      ...row,
+      output_json: null,
+      error_json: null,
+      review_feedback: null,
+      assigned_at: null,
+      started_at: null,
+      review_requested_at: null,
+      reviewed_at: null,
+      completed_at: null,
+      duration_ms: null,
+      why: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      not_before: null,
+    } as Selectable<TasksTable>);
+  }
+
+  async startAttempts(
+    ids: readonly string[],
+    lease: { owner: string; expiresAt: Date; at: Date },
+  ): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await this.#db
+      .updateTable('tasks')
+      .set({
+        status: 'IN_PROGRESS',
+        attempts: sql<number>`attempts + 1`,
+        started_at: lease.at.getTime(),
+        updated_at: lease.at.getTime(),
+        lease_owner: lease.owner,
+        lease_expires_at: lease.expiresAt.getTime(),
+        not_before: null,
+      })
+      .where('id', 'in', [...ids])
+      .where('status', '=', 'ASSIGNED')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -122,42 +160,27 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async update(id: string, changes: TaskUpdate): Promise<Task | undefined> {
-    const set: Partial<Insertable<TasksTable>> = { updated_at: changes.updatedAt.getTime() };
-    const time = (value: Date | null) => (value === null ? null : value.getTime());
-    if (changes.status !== undefined) set.status = changes.status;
-    if (changes.assignee !== undefined) set.assignee = changes.assignee;
-    if (changes.reviewer !== undefined) {
-      set.reviewer_type = changes.reviewer?.type ?? null;
-      set.reviewer_id = changes.reviewer?.id ?? null;
-    }
-    if (changes.output !== undefined) set.output_json = JSON.stringify(changes.output);
-    if (changes.error !== undefined)
-      set.error_json = changes.error === null ? null : JSON.stringify(changes.error);
-    if (changes.reviewFeedback !== undefined) set.review_feedback = changes.reviewFeedback;
-    if (changes.attempts !== undefined) set.attempts = changes.attempts;
-    if (changes.maxAttempts !== undefined) set.max_attempts = changes.maxAttempts;
-    if (changes.rejections !== undefined) set.rejections = changes.rejections;
-    if (changes.assignedAt !== undefined) set.assigned_at = time(changes.assignedAt);
-    if (changes.startedAt !== undefined) set.started_at = time(changes.startedAt);
-    if (changes.reviewRequestedAt !== undefined) set.review_requested_at = time(changes.reviewRequestedAt);
-    if (changes.reviewedAt !== undefined) set.reviewed_at = time(changes.reviewedAt);
-    if (changes.completedAt !== undefined) set.completed_at = time(changes.completedAt);
-    if (changes.durationMs !== undefined) set.duration_ms = changes.durationMs;
-    if (changes.inputTokens !== undefined) set.input_tokens = changes.inputTokens;
-    if (changes.outputTokens !== undefined) set.output_tokens = changes.outputTokens;
-    if (changes.cost !== undefined) set.cost = changes.cost;
-    if (changes.why !== undefined) set.why = changes.why;
-    if (changes.leaseOwner !== undefined) set.lease_owner = changes.leaseOwner;
-    if (changes.leaseExpiresAt !== undefined) set.lease_expires_at = time(changes.leaseExpiresAt);
-    if (changes.notBefore !== undefined) set.not_before = time(changes.notBefore);
-    if (changes.awaitingChildren !== undefined) set.awaiting_children = changes.awaitingChildren ? 1 : 0;
     const row = await this.#db
       .updateTable('tasks')
-      .set(set)
+      .set(toSet(changes))
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
     return row ? toTask(row) : undefined;
+  }
+
+  async write(task: Task, changes: TaskUpdate): Promise<Task | undefined> {
+    const result = await this.#db
+      .updateTable('tasks')
+      .set(toSet(changes))
+      .where('id', '=', task.id)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    const written: Task = { ...task };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value !== undefined) (written as unknown as Record<string, unknown>)[key] = value;
+    }
+    return written;
   }
 
   async appendTransitions(transitions: readonly TaskTransition[]): Promise<void> {
@@ -431,6 +454,40 @@ export class SqlTaskRepo implements TaskRepo {
       .where('id', '=', agentId)
       .execute();
   }
+}
+
+/** The columns a change writes: the fields given, nothing else (`updated_at` always). */
+function toSet(changes: TaskUpdate): Partial<Insertable<TasksTable>> {
+  const set: Partial<Insertable<TasksTable>> = { updated_at: changes.updatedAt.getTime() };
+  const time = (value: Date | null) => (value === null ? null : value.getTime());
+  if (changes.status !== undefined) set.status = changes.status;
+  if (changes.assignee !== undefined) set.assignee = changes.assignee;
+  if (changes.reviewer !== undefined) {
+    set.reviewer_type = changes.reviewer?.type ?? null;
+    set.reviewer_id = changes.reviewer?.id ?? null;
+  }
+  if (changes.output !== undefined) set.output_json = JSON.stringify(changes.output);
+  if (changes.error !== undefined)
+    set.error_json = changes.error === null ? null : JSON.stringify(changes.error);
+  if (changes.reviewFeedback !== undefined) set.review_feedback = changes.reviewFeedback;
+  if (changes.attempts !== undefined) set.attempts = changes.attempts;
+  if (changes.maxAttempts !== undefined) set.max_attempts = changes.maxAttempts;
+  if (changes.rejections !== undefined) set.rejections = changes.rejections;
+  if (changes.assignedAt !== undefined) set.assigned_at = time(changes.assignedAt);
+  if (changes.startedAt !== undefined) set.started_at = time(changes.startedAt);
+  if (changes.reviewRequestedAt !== undefined) set.review_requested_at = time(changes.reviewRequestedAt);
+  if (changes.reviewedAt !== undefined) set.reviewed_at = time(changes.reviewedAt);
+  if (changes.completedAt !== undefined) set.completed_at = time(changes.completedAt);
+  if (changes.durationMs !== undefined) set.duration_ms = changes.durationMs;
+  if (changes.inputTokens !== undefined) set.input_tokens = changes.inputTokens;
+  if (changes.outputTokens !== undefined) set.output_tokens = changes.outputTokens;
+  if (changes.cost !== undefined) set.cost = changes.cost;
+  if (changes.why !== undefined) set.why = changes.why;
+  if (changes.leaseOwner !== undefined) set.lease_owner = changes.leaseOwner;
+  if (changes.leaseExpiresAt !== undefined) set.lease_expires_at = time(changes.leaseExpiresAt);
+  if (changes.notBefore !== undefined) set.not_before = time(changes.notBefore);
+  if (changes.awaitingChildren !== undefined) set.awaiting_children = changes.awaitingChildren ? 1 : 0;
+  return set;
 }
 
 function actorOf(type: string, id: string): Actor {

@@ -391,6 +391,11 @@ export interface TaskRepo {
   lockIdempotencyKey(creator: Actor, key: string): Promise<void>;
   /** Undefined when there is no such task. */
   update(id: string, changes: TaskUpdate): Promise<Task | undefined>;
+  /**
+   * `update` of a task the caller holds as it is stored (locked, or just written): the row is not
+   * read back, the answer is `task` with `changes` applied. Undefined when there is no such task.
+   */
+  write(task: Task, changes: TaskUpdate): Promise<Task | undefined>;
   appendTransitions(transitions: readonly TaskTransition[]): Promise<void>;
   /** Oldest first. */
   transitions(taskId: string): Promise<TaskTransition[]>;
@@ -416,6 +421,11 @@ export interface TaskRepo {
    * nodes never claim the same task).
    */
   claimable(query: { assignees?: readonly string[]; limit: number; now: Date }): Promise<Task[]>;
+  /**
+   * ASSIGNED → IN_PROGRESS for many tasks in one statement (a claim): attempts + 1, started now,
+   * under `lease`. The caller holds the rows and has checked the move. Answers how many moved.
+   */
+  startAttempts(ids: readonly string[], lease: { owner: string; expiresAt: Date; at: Date }): Promise<number>;
   /** IN_PROGRESS tasks whose lease ended before `now`, locked (skipping rows another node holds). */
   expiredLeases(now: Date, limit: number): Promise<Task[]>;
   /** IN_PROGRESS tasks whose lease owner starts with `ownerPrefix`, locked. */
