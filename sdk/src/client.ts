@@ -27,6 +27,8 @@ export interface WatchOptions {
 export interface ZiggieClient {
   /** Submits a task (`POST /api/tasks`); the same `idempotencyKey` answers the first task again. */
   submit(task: SubmitTaskInput): Promise<TaskJson>;
+  /** Submits up to 1,000 tasks at once, all or none (`POST /api/tasks/batch`); answers them in order. */
+  submitMany(tasks: readonly SubmitTaskInput[]): Promise<TaskJson[]>;
   /** A task with its transitions and log. */
   get(id: string): Promise<TaskDetailJson>;
   /** Tasks, newest first. */
@@ -52,6 +54,8 @@ export function createClient(options: ClientOptions): ZiggieClient {
 
   return {
     submit: (input) => call('POST', '/api/tasks', input),
+    submitMany: async (tasks) =>
+      (await call<{ tasks: TaskJson[] }>('POST', '/api/tasks/batch', { tasks })).tasks,
     get: (id) => get(id),
     list: (filter = {}) => {
       const query = new URLSearchParams(

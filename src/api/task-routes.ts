@@ -10,6 +10,7 @@ import {
   RejectTaskSchema,
   RequestReviewSchema,
   SubmitTaskSchema,
+  SubmitTasksSchema,
 } from '../core/task.ts';
 import { TASK_STATUSES } from '../core/task-states.ts';
 import type { TaskContext, TaskService } from '../orchestrator/task-service.ts';
@@ -42,6 +43,21 @@ const DOCS = {
       200: { description: 'The task submitted earlier with this key' },
       201: { description: 'The task' },
     },
+    'x-ziggie-errors': [
+      'AGENT_NOT_FOUND',
+      'TASK_NOT_FOUND',
+      'TASK_DELEGATION_REFUSED',
+      'TASK_ASSIGNEE_UNAVAILABLE',
+      'CONFLICT',
+    ],
+  },
+  submitMany: {
+    summary: 'Submit up to 1,000 tasks at once, all or none',
+    description:
+      'Answers 201 with `{tasks, created}`: the tasks in the order given (a task matching an earlier `idempotencyKey` is that task) and how many are new. When one is refused, none is submitted; the error names it (`tasks[3]: …`, `details.index`).',
+    tags,
+    body: jsonSchemaOf(SubmitTasksSchema),
+    response: { 201: { description: '`{tasks: [task], created}`' } },
     'x-ziggie-errors': [
       'AGENT_NOT_FOUND',
       'TASK_NOT_FOUND',
@@ -96,6 +112,12 @@ export async function taskRoutes(app: FastifyInstance, { tasks }: { tasks: TaskS
       const { task, created } = await tasks.submit(request.body ?? {}, ctx(request));
       return reply.code(created ? 201 : 200).send(task);
     },
+  );
+
+  app.post(
+    '/api/tasks/batch',
+    { config: { access: 'tasks.write' }, schema: DOCS.submitMany },
+    async (request, reply) => reply.code(201).send(await tasks.submitMany(request.body ?? {}, ctx(request))),
   );
 
   app.get('/api/tasks', { config: { access: 'tasks.read' }, schema: DOCS.list }, async (request) => {

@@ -56,6 +56,9 @@ export const SubmitTaskSchema = z
   });
 export type SubmitTask = z.infer<typeof SubmitTaskSchema>;
 
+/** `POST /api/tasks/batch`: up to 1,000 tasks, submitted together or not at all. */
+export const SubmitTasksSchema = z.strictObject({ tasks: z.array(SubmitTaskSchema).min(1).max(1000) });
+
 /** Token usage an agent reports with its result. */
 export const TaskUsageSchema = z.strictObject({
   inputTokens: z.number().int().min(0).default(0),

@@ -11,7 +11,9 @@ import {
   FailTaskSchema,
   RejectTaskSchema,
   RequestReviewSchema,
+  type SubmitTask,
   SubmitTaskSchema,
+  SubmitTasksSchema,
   type Task,
   type TaskLogLine,
   type TaskTransition,
@@ -121,70 +123,99 @@ export class TaskService {
    */
   async submit(input: unknown, ctx: TaskContext): Promise<{ task: Task; created: boolean }> {
     const request = SubmitTaskSchema.parse(input);
-    return this.#group.run(async (tx) => {
-      if (request.idempotencyKey !== undefined) {
-        await tx.tasks.lockIdempotencyKey(ctx.actor, request.idempotencyKey);
-        const existing = await tx.tasks.findByIdempotencyKey(ctx.actor, request.idempotencyKey);
-        if (existing) return { task: existing, created: false };
+    return this.#group.run((tx) => this.#submitOne(tx, request, ctx));
+  }
+
+  /**
+   * `{tasks: [...]}` (at most 1,000): every task is submitted or none (one transaction; a refusal
+   * names the task by its index). Answers the tasks in order, and how many were new (the others
+   * matched an idempotency key).
+   */
+  async submitMany(input: unknown, ctx: TaskContext): Promise<{ tasks: Task[]; created: number }> {
+    const { tasks: requests } = SubmitTasksSchema.parse(input);
+    return this.transaction(async (tx) => {
+      const tasks: Task[] = [];
+      let created = 0;
+      for (const [index, request] of requests.entries()) {
+        const result = await this.#submitOne(tx, request, ctx).catch((error: unknown) => {
+          throw error instanceof ZiggieError
+            ? new ZiggieError(error.code, `tasks[${index}]: ${error.message}`, { index, ...error.details })
+            : error;
+        });
+        tasks.push(result.task);
+        if (result.created) created++;
       }
-      const parent = request.parentId === undefined ? undefined : await tx.tasks.get(request.parentId);
-      if (request.parentId !== undefined && !parent) throw taskNotFound(request.parentId);
-      if (parent && isTerminal(parent)) {
-        throw new ZiggieError(
-          'CONFLICT',
-          `task ${parent.id} is ${parent.status}: a finished task takes no new subtasks`,
-          { parentId: parent.id, status: parent.status },
-        );
-      }
-      const creator = await delegator(tx, ctx.actor);
-      if (creator && delegableTiers(creator.tier, this.rules.policy).length === 0) {
-        throw delegationRefused(
-          'down_only',
-          `${creator.id} (${creator.tier}) has no tier below it to delegate to`,
-          {
-            from: creator.id,
-          },
-        );
-      }
-      const depth = parent ? parent.depth + 1 : 0;
-      if (depth > this.rules.maxDepth) {
-        throw delegationRefused(
-          'max_depth',
-          `a subtask at depth ${depth} is deeper than the allowed ${this.rules.maxDepth} levels of delegation`,
-          { depth, maxDepth: this.rules.maxDepth },
-        );
-      }
-      const now = new Date();
-      const task = await tx.tasks.insert({
-        id: newTaskId(now),
-        taskType: request.taskType,
-        priority: request.priority,
-        workspace: request.workspace ?? parent?.workspace ?? null,
-        creator: ctx.actor,
-        parentId: parent?.id ?? null,
-        depth,
-        requiredSkills: request.skills ?? [],
-        input: request.input ?? null,
-        maxAttempts: request.maxAttempts,
-        idempotencyKey: request.idempotencyKey ?? null,
-        deadline: request.deadline === undefined ? null : new Date(request.deadline),
-        createdAt: now,
-        childPolicy: request.childPolicy ?? null,
-      });
-      await record(tx, task, null, 'PENDING', ctx, null, now, {
-        taskType: task.taskType,
-        priority: task.priority,
-        workspace: task.workspace,
-        parentId: task.parentId,
-      });
-      const assignment: AssignRequest | undefined = request.agentId
-        ? { agentId: request.agentId }
-        : request.skills
-          ? { skills: request.skills, ...(request.tier ? { tier: request.tier } : {}) }
-          : undefined;
-      const assigned = assignment ? await assignTask(tx, task, assignment, ctx, this.rules) : task;
-      return { task: assigned, created: true };
+      return { tasks, created };
     });
+  }
+
+  async #submitOne(
+    tx: StoreTx,
+    request: SubmitTask,
+    ctx: TaskContext,
+  ): Promise<{ task: Task; created: boolean }> {
+    if (request.idempotencyKey !== undefined) {
+      await tx.tasks.lockIdempotencyKey(ctx.actor, request.idempotencyKey);
+      const existing = await tx.tasks.findByIdempotencyKey(ctx.actor, request.idempotencyKey);
+      if (existing) return { task: existing, created: false };
+    }
+    const parent = request.parentId === undefined ? undefined : await tx.tasks.get(request.parentId);
+    if (request.parentId !== undefined && !parent) throw taskNotFound(request.parentId);
+    if (parent && isTerminal(parent)) {
+      throw new ZiggieError(
+        'CONFLICT',
+        `task ${parent.id} is ${parent.status}: a finished task takes no new subtasks`,
+        { parentId: parent.id, status: parent.status },
+      );
+    }
+    const creator = await delegator(tx, ctx.actor);
+    if (creator && delegableTiers(creator.tier, this.rules.policy).length === 0) {
+      throw delegationRefused(
+        'down_only',
+        `${creator.id} (${creator.tier}) has no tier below it to delegate to`,
+        {
+          from: creator.id,
+        },
+      );
+    }
+    const depth = parent ? parent.depth + 1 : 0;
+    if (depth > this.rules.maxDepth) {
+      throw delegationRefused(
+        'max_depth',
+        `a subtask at depth ${depth} is deeper than the allowed ${this.rules.maxDepth} levels of delegation`,
+        { depth, maxDepth: this.rules.maxDepth },
+      );
+    }
+    const now = new Date();
+    const task = await tx.tasks.insert({
+      id: newTaskId(now),
+      taskType: request.taskType,
+      priority: request.priority,
+      workspace: request.workspace ?? parent?.workspace ?? null,
+      creator: ctx.actor,
+      parentId: parent?.id ?? null,
+      depth,
+      requiredSkills: request.skills ?? [],
+      input: request.input ?? null,
+      maxAttempts: request.maxAttempts,
+      idempotencyKey: request.idempotencyKey ?? null,
+      deadline: request.deadline === undefined ? null : new Date(request.deadline),
+      createdAt: now,
+      childPolicy: request.childPolicy ?? null,
+    });
+    await record(tx, task, null, 'PENDING', ctx, null, now, {
+      taskType: task.taskType,
+      priority: task.priority,
+      workspace: task.workspace,
+      parentId: task.parentId,
+    });
+    const assignment: AssignRequest | undefined = request.agentId
+      ? { agentId: request.agentId }
+      : request.skills
+        ? { skills: request.skills, ...(request.tier ? { tier: request.tier } : {}) }
+        : undefined;
+    const assigned = assignment ? await assignTask(tx, task, assignment, ctx, this.rules) : task;
+    return { task: assigned, created: true };
   }
 
   /** Assigns a PENDING task; by skills, a task nobody can take stays PENDING with `why` saying so. */

@@ -53,6 +53,7 @@ const TABLE: Record<string, RouteAccess> = {
   'PATCH /api/agents/:id': 'agents.write',
   'GET /api/agents/connect': 'EXECUTE_TASK',
   'POST /api/tasks': 'tasks.write',
+  'POST /api/tasks/batch': 'tasks.write',
   'GET /api/tasks': 'tasks.read',
   'GET /api/tasks/:id': 'tasks.read',
   'GET /api/approvals': 'tasks.read',

@@ -124,6 +124,43 @@ describe('tasks REST API', () => {
     expect((await call('GET', '/api/tasks?status=DONE')).body.error.code).toBe('VALIDATION_FAILED');
   });
 
+  it('submits a batch all or none: in order, idempotent items answered, a refused item names its index', async () => {
+    const ok = await call('POST', '/api/tasks/batch', {
+      tasks: [
+        { taskType: 'batch-a', agentId: 'micro' },
+        { taskType: 'batch-b', skills: ['python'] },
+        { taskType: 'once', idempotencyKey: 'abc-1' },
+      ],
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.tasks.map((t: { taskType: string }) => t.taskType)).toEqual([
+      'batch-a',
+      'batch-b',
+      'once',
+    ]);
+    expect(ok.body.tasks[0]).toMatchObject({ status: 'ASSIGNED', assignee: 'micro' });
+    expect(ok.body.created).toBe(2);
+
+    const before = (await call('GET', '/api/tasks?limit=1000')).body.items.length;
+    const refused = await call('POST', '/api/tasks/batch', {
+      tasks: [
+        { taskType: 'batch-c', agentId: 'micro' },
+        { taskType: 'batch-d', agentId: 'nobody' },
+      ],
+    });
+    expect(refused).toMatchObject({
+      status: 404,
+      body: { error: { code: 'AGENT_NOT_FOUND', details: { index: 1 } } },
+    });
+    expect(refused.body.error.message).toMatch(/^tasks\[1\]: no agent with id "nobody"/);
+    const invalid = await call('POST', '/api/tasks/batch', { tasks: [{ taskType: 'x' }, { taskType: '' }] });
+    expect(invalid.status).toBe(400);
+    expect(JSON.stringify(invalid.body)).toContain('tasks.1.taskType');
+    expect((await call('POST', '/api/tasks/batch', { tasks: [] })).status).toBe(400);
+    // Nothing of the refused batches was written.
+    expect((await call('GET', '/api/tasks?limit=1000')).body.items.length).toBe(before);
+  });
+
   it('refuses bad input with its code: unknown agent, delegation up or sideways, illegal transitions, validation', async () => {
     const cases: Array<[string, string, unknown, string, number, string?]> = [
       ['POST', '/api/tasks', { taskType: 't', agentId: 'ghost' }, 'AGENT_NOT_FOUND', 404],
