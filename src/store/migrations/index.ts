@@ -56,7 +56,13 @@ export async function migrateToLatest(
     allowUnorderedMigrations: true,
     ...(tableSchema === undefined ? {} : { migrationTableSchema: tableSchema }),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely checks for its table by reading the catalog of every schema; a schema another process
+  // drops at that moment (PostgreSQL: 3F000, naming that other schema) fails the check, not our
+  // migration. Nothing was migrated yet: ask again.
+  for (let retry = 0; retry < 3 && isOtherSchemaDropped(error, tableSchema); retry++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error === undefined) return;
   const failed = results?.find((result) => result.status === 'Error')?.migrationName;
   const reason = error instanceof Error ? error.message : String(error);
@@ -66,4 +72,9 @@ export async function migrateToLatest(
     failed ? { migration: failed } : undefined,
     { cause: error },
   );
+}
+
+function isOtherSchemaDropped(error: unknown, ours: string | undefined): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code === '3F000' && ours !== undefined && !String(message).includes(`"${ours}"`);
 }
