@@ -75,7 +75,8 @@ export class TaskLeases {
     limit: number;
     agentIds?: readonly string[];
   }): Promise<Task[]> {
-    return this.#transaction(async (tx) => {
+    // Claims of many connections (each freed slot claims) share commits with the outcomes.
+    return this.#group.run(async (tx) => {
       const now = new Date();
       const tasks = await tx.tasks.claimable({
         ...(query.agentIds ? { assignees: query.agentIds } : {}),
