@@ -29,8 +29,16 @@ describe('GroupCommit', () => {
     const group = new GroupCommit(r.transact);
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((n) => group.run(write(n))));
     expect(results).toEqual(['A', 'B', 'C', 'D']);
-    // The first goes alone at once; the three asked for while it commits go together.
-    expect(r.committed).toEqual([['a'], ['b', 'c', 'd']]);
+    // Asked for in the same turn of the event loop: one transaction.
+    expect(r.committed).toEqual([['a', 'b', 'c', 'd']]);
+    // One asked for while that commits goes in the next.
+    const later = group.run(write('e'));
+    const during = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return group.run(write('f'));
+    })();
+    expect(await Promise.all([later, during])).toEqual(['E', 'F']);
+    expect(r.committed.slice(1)).toEqual([['e'], ['f']]);
   });
 
   it('reruns a batch one by one when a change in it throws: only the failed change is lost', async () => {
@@ -44,12 +52,13 @@ describe('GroupCommit', () => {
       'D',
     ]);
     expect(r.committed).toEqual([['a'], ['b'], ['d']]);
+    expect(r.transactions()).toBe(5);
   });
 
   it('bounds a batch', async () => {
     const r = recorder();
     const group = new GroupCommit(r.transact, 2);
     await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => group.run(write(n))));
-    expect(r.committed).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+    expect(r.committed).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
   });
 });

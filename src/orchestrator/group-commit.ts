@@ -16,8 +16,8 @@ interface Queued {
  * rolls back and its changes are run again one transaction each, so that each caller gets its own
  * result or error and nothing of a failed change is kept.
  *
- * Nothing waits on purpose: with no load, a change is written at once, alone; under load the
- * batches grow by themselves while the previous commit is on its way.
+ * Nothing waits on purpose beyond one turn of the event loop: with no load, a change is written at
+ * once, alone; under load the batches grow by themselves while the previous commit is on its way.
  */
 export class GroupCommit {
   readonly #transact: Transact;
@@ -41,6 +41,9 @@ export class GroupCommit {
     this.#flushing = true;
     try {
       while (this.#queue.length > 0) {
+        // Let the event loop take in what arrived meanwhile (agents' results, requests) first: on
+        // SQLite the commit blocks the thread, so nothing can queue up while it runs.
+        await new Promise((resolve) => setImmediate(resolve));
         const batch = this.#queue.splice(0, this.#maxBatch);
         if (batch.length === 1) {
           await this.#alone(batch[0] as Queued);
