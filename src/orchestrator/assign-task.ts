@@ -40,9 +40,40 @@ export async function assignTask(
   rules: AssignRules,
   extra: { avoid?: readonly string[]; reason?: string; notBefore?: Date | null } = {},
 ): Promise<Task> {
+  const decision = await chooseAssignee(tx, task, request, ctx, rules, extra);
+  if (decision.agentId === undefined) {
+    const updated = await tx.tasks.update(task.id, { why: decision.why, updatedAt: new Date() });
+    return updated ?? task;
+  }
+  return move(tx, task, 'ASSIGNED', ctx, extra.reason ?? decision.why, {
+    assignee: decision.agentId,
+    why: decision.why,
+    assignedAt: new Date(),
+    ...(extra.notBefore === undefined ? {} : { notBefore: extra.notBefore }),
+  });
+}
+
+/** Who takes the task and why, or (by skills) why nobody does; refusals throw. Writes nothing. */
+export type AssigneeDecision = { agentId: string; why: string } | { agentId?: undefined; why: string };
+
+/**
+ * The decision of `assignTask`, without writing it. `fresh`: the task is being created in this
+ * transaction, so it has no subtasks to look at.
+ */
+export async function chooseAssignee(
+  tx: StoreTx,
+  task: Task,
+  request: AssignRequest,
+  ctx: TaskContext,
+  rules: AssignRules,
+  extra: { avoid?: readonly string[]; fresh?: boolean } = {},
+): Promise<AssigneeDecision> {
   const from = await delegator(tx, ctx.actor);
   // no_loop both ways: not to an agent on a task above this one, nor on one of its subtasks.
-  const ancestors = [...(await ancestorAssignees(tx, task)), ...(await descendantAssignees(tx, task))];
+  const ancestors = [
+    ...(await ancestorAssignees(tx, task)),
+    ...(extra.fresh ? [] : await descendantAssignees(tx, task)),
+  ];
   let agentId: string;
   let why: string;
   if ('agentId' in request) {
@@ -112,19 +143,11 @@ export async function assignTask(
       pool = pool.filter((agent) => agent.id !== skipped);
       decision = chooseAgent(query, pool);
     }
-    if (decision.agentId === undefined || blocked) {
-      const updated = await tx.tasks.update(task.id, { why: blocked ?? decision.why, updatedAt: new Date() });
-      return updated ?? task;
-    }
+    if (decision.agentId === undefined || blocked) return { why: blocked ?? decision.why };
     agentId = decision.agentId;
     why = decision.why;
   }
-  return move(tx, task, 'ASSIGNED', ctx, extra.reason ?? why, {
-    assignee: agentId,
-    why,
-    assignedAt: new Date(),
-    ...(extra.notBefore === undefined ? {} : { notBefore: extra.notBefore }),
-  });
+  return { agentId, why };
 }
 
 /** The delegating agent's id and tier; undefined for users, keys and Ziggie (they may delegate to anyone). */

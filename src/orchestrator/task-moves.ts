@@ -6,7 +6,7 @@ import type { DelegationRule } from '../core/delegation.ts';
 import { ZiggieError } from '../core/errors.ts';
 import type { Task, TaskTransition } from '../core/task.ts';
 import { allowedTransitions, isTerminal, type TaskStatus, transition } from '../core/task-states.ts';
-import type { Store, StoreTx, TaskUpdate } from '../store/types.ts';
+import type { NewTask, Store, StoreTx, TaskUpdate } from '../store/types.ts';
 import type { TaskContext } from './task-context.ts';
 
 /**
@@ -110,6 +110,70 @@ export async function move(
   });
   if (updated.parentId !== null && isTerminal(updated)) await settleParent(tx, updated.parentId);
   return updated;
+}
+
+/** A task about to be created, as it will read once inserted PENDING (for the assignment rules). */
+export function draftTask(draft: NewTask): Task {
+  return {
+    ...draft,
+    status: 'PENDING',
+    assignee: null,
+    reviewer: null,
+    output: null,
+    error: null,
+    reviewFeedback: null,
+    attempts: 0,
+    rejections: 0,
+    assignedAt: null,
+    startedAt: null,
+    reviewRequestedAt: null,
+    reviewedAt: null,
+    completedAt: null,
+    updatedAt: draft.createdAt,
+    durationMs: null,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0,
+    why: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    notBefore: null,
+    awaitingChildren: false,
+  };
+}
+
+/**
+ * Creates a task — PENDING, and ASSIGNED at once when `decision` names an agent — in one insert,
+ * recorded as the two moves it is (creation, then PENDING → ASSIGNED through the state machine).
+ */
+export async function createTask(
+  tx: StoreTx,
+  draft: NewTask,
+  ctx: TaskContext,
+  decision?: { agentId?: string | undefined; why: string },
+): Promise<Task> {
+  const pending = draftTask(draft);
+  const assignee = decision?.agentId;
+  if (assignee !== undefined) transition(pending, 'ASSIGNED');
+  const created = await tx.tasks.insert(
+    draft,
+    decision ? { why: decision.why, ...(assignee ? { assignee } : {}) } : undefined,
+  );
+  const at = draft.createdAt;
+  await record(tx, pending, null, 'PENDING', ctx, null, at, {
+    taskType: draft.taskType,
+    priority: draft.priority,
+    workspace: draft.workspace,
+    parentId: draft.parentId,
+  });
+  if (assignee !== undefined) {
+    await tx.tasks.adjustWorkload(assignee, 1);
+    await record(tx, created, 'PENDING', 'ASSIGNED', ctx, decision?.why ?? null, at, {
+      assignee,
+      attempts: 0,
+    });
+  }
+  return created;
 }
 
 /**

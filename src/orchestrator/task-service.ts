@@ -20,17 +20,24 @@ import {
 } from '../core/task.ts';
 import { isTerminal, transition } from '../core/task-states.ts';
 import type { Page } from '../store/cursor.ts';
-import type { Store, StoreTx, TaskFilter } from '../store/types.ts';
-import { type AssignRequest, type AssignRules, assignTask, delegator } from './assign-task.ts';
+import type { NewTask, Store, StoreTx, TaskFilter } from '../store/types.ts';
+import {
+  type AssignRequest,
+  type AssignRules,
+  assignTask,
+  chooseAssignee,
+  delegator,
+} from './assign-task.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { TaskContext } from './task-context.ts';
 import { type RetryBackoff, TaskLeases } from './task-leases.ts';
 import {
   cancelDescendants,
+  createTask,
   delegationRefused,
+  draftTask,
   inTaskTransaction,
   move,
-  record,
   taskNotFound,
 } from './task-moves.ts';
 
@@ -187,7 +194,7 @@ export class TaskService {
       );
     }
     const now = new Date();
-    const task = await tx.tasks.insert({
+    const draft: NewTask = {
       id: newTaskId(now),
       taskType: request.taskType,
       priority: request.priority,
@@ -202,20 +209,17 @@ export class TaskService {
       deadline: request.deadline === undefined ? null : new Date(request.deadline),
       createdAt: now,
       childPolicy: request.childPolicy ?? null,
-    });
-    await record(tx, task, null, 'PENDING', ctx, null, now, {
-      taskType: task.taskType,
-      priority: task.priority,
-      workspace: task.workspace,
-      parentId: task.parentId,
-    });
+    };
     const assignment: AssignRequest | undefined = request.agentId
       ? { agentId: request.agentId }
       : request.skills
         ? { skills: request.skills, ...(request.tier ? { tier: request.tier } : {}) }
         : undefined;
-    const assigned = assignment ? await assignTask(tx, task, assignment, ctx, this.rules) : task;
-    return { task: assigned, created: true };
+    // Decided before the insert, so that the task is written once (already ASSIGNED when it is).
+    const decision = assignment
+      ? await chooseAssignee(tx, draftTask(draft), assignment, ctx, this.rules, { fresh: true })
+      : undefined;
+    return { task: await createTask(tx, draft, ctx, decision), created: true };
   }
 
   /** Assigns a PENDING task; by skills, a task nobody can take stays PENDING with `why` saying so. */

@@ -11,6 +11,7 @@ import type {
   ActiveAgentCount,
   NewTask,
   StoreDialect,
+  TaskAssignment,
   TaskFilter,
   TaskLogEntry,
   TaskRepo,
@@ -59,17 +60,17 @@ export class SqlTaskRepo implements TaskRepo {
     this.#dialect = dialect;
   }
 
-  async insert(task: NewTask): Promise<Task> {
+  async insert(task: NewTask, assignment?: TaskAssignment): Promise<Task> {
     const at = task.createdAt.getTime();
     const row: Insertable<TasksTable> = {
       id: task.id,
       task_type: task.taskType,
-      status: 'PENDING',
+      status: assignment?.assignee ? 'ASSIGNED' : 'PENDING',
       priority: task.priority,
       workspace: task.workspace,
       creator_type: task.creator.type,
       creator_id: task.creator.id,
-      assignee: null,
+      assignee: assignment?.assignee ?? null,
       reviewer_type: null,
       reviewer_id: null,
       parent_id: task.parentId,
@@ -88,6 +89,8 @@ export class SqlTaskRepo implements TaskRepo {
       cost: 0,
       child_policy: task.childPolicy,
       awaiting_children: 0,
+      assigned_at: assignment?.assignee ? at : null,
+      why: assignment?.why ?? null,
     };
     await this.#db.insertInto('tasks').values(row).execute();
     // What was written, without reading it back (every column is known here).
@@ -96,13 +99,13 @@ export class SqlTaskRepo implements TaskRepo {
       output_json: null,
       error_json: null,
       review_feedback: null,
-      assigned_at: null,
+      assigned_at: row.assigned_at ?? null,
       started_at: null,
       review_requested_at: null,
       reviewed_at: null,
       completed_at: null,
       duration_ms: null,
-      why: null,
+      why: row.why ?? null,
       lease_owner: null,
       lease_expires_at: null,
       not_before: null,

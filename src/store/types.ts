@@ -329,6 +329,12 @@ export interface ActiveAgentCount {
   count: number;
 }
 
+/** The assignment a task is created with (the service decided it in the same transaction). */
+export interface TaskAssignment {
+  assignee?: string;
+  why: string;
+}
+
 /** A new task as the service builds it (every field of `Task` but the counters and later times). */
 export type NewTask = Pick<
   Task,
@@ -380,8 +386,11 @@ export type TaskUpdate = Partial<
 
 /** Orchestrator tasks and their transitions (see task-repo.ts). */
 export interface TaskRepo {
-  /** Inserts a PENDING task with zero counters. */
-  insert(task: NewTask): Promise<Task>;
+  /**
+   * Inserts a task with zero counters: PENDING, or ASSIGNED (since its creation) when `assignment`
+   * names the assignee; `why` either way.
+   */
+  insert(task: NewTask, assignment?: TaskAssignment): Promise<Task>;
   get(id: string): Promise<Task | undefined>;
   /** `get`, holding the row until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's write lock). */
   getForUpdate(id: string): Promise<Task | undefined>;
