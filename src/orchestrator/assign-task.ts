@@ -1,4 +1,5 @@
 import type { Actor } from '../core/access.ts';
+import type { Agent } from '../core/agent.ts';
 import { chooseAgent } from '../core/assignment.ts';
 import { checkDelegation, delegableTiers } from '../core/delegation.ts';
 import { ZiggieError } from '../core/errors.ts';
@@ -78,33 +79,11 @@ export async function chooseAssignee(
   let why: string;
   if ('agentId' in request) {
     const agent = await tx.agents.get(request.agentId);
-    if (!agent) {
-      throw new ZiggieError('AGENT_NOT_FOUND', `no agent with id "${request.agentId}"`, {
-        agent: request.agentId,
-      });
-    }
-    if (agent.status === 'disabled' || agent.status === 'offline') {
-      throw new ZiggieError(
-        'TASK_ASSIGNEE_UNAVAILABLE',
-        `agent ${agent.id} is ${agent.status} and takes no tasks`,
-        { agent: agent.id, status: agent.status },
-      );
-    }
-    const problem = checkDelegation({
-      from,
-      to: { id: agent.id, tier: agent.tier },
-      ancestorAssignees: ancestors,
-      depth: task.depth,
-      maxDepth: rules.maxDepth,
-      policy: rules.policy,
-    });
-    if (problem) {
-      throw delegationRefused(problem.rule, problem.message, { from: from?.id ?? null, to: agent.id });
-    }
+    checkNamedAgent(request.agentId, agent, { from, ancestors, depth: task.depth }, rules);
     const blocked = await rules.blocked?.(tx, agent.id, task);
     if (blocked) throw new ZiggieError('BUDGET_EXCEEDED', blocked, { agent: agent.id, task: task.id });
     agentId = agent.id;
-    why = `${agent.id}: named by ${ctx.actor.type} ${ctx.actor.id}`;
+    why = namedWhy(agent.id, ctx);
   } else {
     const allowed = delegableTiers(from?.tier, rules.policy);
     if (request.tier && !allowed.includes(request.tier)) {
@@ -148,6 +127,47 @@ export async function chooseAssignee(
     why = decision.why;
   }
   return { agentId, why };
+}
+
+/**
+ * May the task go to this named agent? Refuses with AGENT_NOT_FOUND, TASK_ASSIGNEE_UNAVAILABLE or
+ * TASK_DELEGATION_REFUSED (the rule in `details.rule`). Budgets are checked apart (a query).
+ */
+export function checkNamedAgent(
+  agentId: string,
+  agent: Agent | undefined,
+  position: { from: { id: string; tier: Tier } | undefined; ancestors: readonly string[]; depth: number },
+  rules: AssignRules,
+): asserts agent is Agent {
+  if (!agent) {
+    throw new ZiggieError('AGENT_NOT_FOUND', `no agent with id "${agentId}"`, { agent: agentId });
+  }
+  if (agent.status === 'disabled' || agent.status === 'offline') {
+    throw new ZiggieError(
+      'TASK_ASSIGNEE_UNAVAILABLE',
+      `agent ${agent.id} is ${agent.status} and takes no tasks`,
+      {
+        agent: agent.id,
+        status: agent.status,
+      },
+    );
+  }
+  const problem = checkDelegation({
+    from: position.from,
+    to: { id: agent.id, tier: agent.tier },
+    ancestorAssignees: position.ancestors,
+    depth: position.depth,
+    maxDepth: rules.maxDepth,
+    policy: rules.policy,
+  });
+  if (problem) {
+    throw delegationRefused(problem.rule, problem.message, { from: position.from?.id ?? null, to: agent.id });
+  }
+}
+
+/** Why a named agent was chosen. */
+export function namedWhy(agentId: string, ctx: TaskContext): string {
+  return `${agentId}: named by ${ctx.actor.type} ${ctx.actor.id}`;
 }
 
 /** The delegating agent's id and tier; undefined for users, keys and Ziggie (they may delegate to anyone). */

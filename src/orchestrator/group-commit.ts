@@ -59,8 +59,11 @@ export class GroupCommit {
         } catch {
           results = undefined;
         }
-        if (results) batch.forEach((op, i) => op.resolve(results[i]));
-        else for (const op of batch) await this.#alone(op);
+        if (results) {
+          for (const [i, op] of batch.entries()) op.resolve(results[i]);
+        } else {
+          for (const op of batch) await this.#alone(op);
+        }
       }
     } finally {
       this.#flushing = false;

@@ -6,6 +6,7 @@ import { isTerminal } from '../core/task-states.ts';
 import type { Store, StoreTx } from '../store/types.ts';
 import { type AssignRules, assignTask } from './assign-task.ts';
 import { GroupCommit } from './group-commit.ts';
+import { Batcher, settleEach } from './task-batches.ts';
 import type { TaskContext } from './task-context.ts';
 import {
   cancelDescendants,
@@ -55,6 +56,10 @@ export class TaskLeases {
   readonly #rules: AssignRules;
   readonly #backoff: RetryBackoff;
   readonly #group: GroupCommit;
+  /** Attempt outcomes of one moment, finished together (see #finishAll). */
+  readonly #outcomes = new Batcher<{ id: string; owner: string; outcome: AttemptOutcome }, Task>((items) =>
+    this.#group.run((tx) => this.#finishAll(tx, items)),
+  );
 
   constructor(store: Store, options: TaskLeasesOptions) {
     this.#store = store;
@@ -105,37 +110,64 @@ export class TaskLeases {
    * holds it (the lease ran out and the task went on without it, or it was cancelled).
    */
   finish(id: string, owner: string, outcome: AttemptOutcome): Promise<Task> {
-    return this.#group.run(async (tx) => {
-      const task = await tx.tasks.getForUpdate(id);
-      if (!task) throw taskNotFound(id);
-      if (task.status !== 'IN_PROGRESS' || task.leaseOwner !== owner) throw leaseLost(task);
-      const ctx: TaskContext = task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM;
-      const now = new Date();
-      const durationMs = task.startedAt ? now.getTime() - task.startedAt.getTime() : null;
-      const usage = outcome.usage
-        ? {
-            inputTokens: task.inputTokens + outcome.usage.inputTokens,
-            outputTokens: task.outputTokens + outcome.usage.outputTokens,
-            cost: task.cost + outcome.usage.cost,
-          }
-        : {};
-      if (outcome.ok) {
-        return move(tx, task, 'COMPLETED', ctx, null, {
-          output: outcome.output,
-          completedAt: now,
-          durationMs,
-          ...usage,
-        });
-      }
-      const spent = { ...task, ...usage };
-      if (!outcome.retryable) return failFinally(tx, spent, ctx, withCode(outcome.error), usage);
-      const failed = await move(tx, task, 'FAILED', ctx, outcome.error.message, {
-        error: outcome.error,
+    return this.#outcomes.add({ id, owner, outcome });
+  }
+
+  /** The outcomes reported in one moment: their tasks read in one statement, then each finished. */
+  #finishAll(tx: StoreTx, items: Array<{ id: string; owner: string; outcome: AttemptOutcome }>) {
+    const held = tx.tasks.getMany(
+      items.map((item) => item.id),
+      { forUpdate: true },
+    );
+    const seen = new Set<string>();
+    return settleEach(
+      tx,
+      items,
+      async ({ id, owner, outcome }) => {
+        const task = (await held).find((t) => t.id === id);
+        if (!task) throw taskNotFound(id);
+        // A second report of the same attempt in one batch finds it finished by the first.
+        if (task.status !== 'IN_PROGRESS' || task.leaseOwner !== owner || seen.has(id)) throw leaseLost(task);
+        seen.add(id);
+        return { task, outcome };
+      },
+      async (tx, accepted) => {
+        const finished: Task[] = [];
+        for (const { checked } of accepted)
+          finished.push(await this.#finishHeld(tx, checked.task, checked.outcome));
+        return finished;
+      },
+    );
+  }
+
+  /** Ends the attempt of `task` (held, in progress) with `outcome`. */
+  async #finishHeld(tx: StoreTx, task: Task, outcome: AttemptOutcome): Promise<Task> {
+    const ctx: TaskContext = task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM;
+    const now = new Date();
+    const durationMs = task.startedAt ? now.getTime() - task.startedAt.getTime() : null;
+    const usage = outcome.usage
+      ? {
+          inputTokens: task.inputTokens + outcome.usage.inputTokens,
+          outputTokens: task.outputTokens + outcome.usage.outputTokens,
+          cost: task.cost + outcome.usage.cost,
+        }
+      : {};
+    if (outcome.ok) {
+      return move(tx, task, 'COMPLETED', ctx, null, {
+        output: outcome.output,
+        completedAt: now,
         durationMs,
         ...usage,
       });
-      return this.retry(tx, failed, SYSTEM, {});
+    }
+    const spent = { ...task, ...usage };
+    if (!outcome.retryable) return failFinally(tx, spent, ctx, withCode(outcome.error), usage);
+    const failed = await move(tx, task, 'FAILED', ctx, outcome.error.message, {
+      error: outcome.error,
+      durationMs,
+      ...usage,
     });
+    return this.retry(tx, failed, SYSTEM, {});
   }
 
   /** The assignee handed the task over to its subtasks: it settles when they do (no lease needed). */

@@ -152,28 +152,34 @@ export async function createTask(
   ctx: TaskContext,
   decision?: { agentId?: string | undefined; why: string },
 ): Promise<Task> {
-  const pending = draftTask(draft);
   const assignee = decision?.agentId;
-  if (assignee !== undefined) transition(pending, 'ASSIGNED');
   const created = await tx.tasks.insert(
     draft,
     decision ? { why: decision.why, ...(assignee ? { assignee } : {}) } : undefined,
   );
-  const at = draft.createdAt;
-  await record(tx, pending, null, 'PENDING', ctx, null, at, {
-    taskType: draft.taskType,
-    priority: draft.priority,
-    workspace: draft.workspace,
-    parentId: draft.parentId,
-  });
-  if (assignee !== undefined) {
-    await tx.tasks.adjustWorkload(assignee, 1);
-    await record(tx, created, 'PENDING', 'ASSIGNED', ctx, decision?.why ?? null, at, {
-      assignee,
-      attempts: 0,
-    });
-  }
+  if (assignee !== undefined) await tx.tasks.adjustWorkload(assignee, 1);
+  await recordCreation(tx, created, ctx);
   return created;
+}
+
+/**
+ * The moves of a task just inserted: its creation, and PENDING → ASSIGNED (checked by the state
+ * machine) when it was created with an assignee. The caller counts the assignee's workload.
+ */
+export async function recordCreation(tx: StoreTx, created: Task, ctx: TaskContext): Promise<void> {
+  const pending: Task = { ...created, status: 'PENDING', assignee: null, assignedAt: null };
+  await record(tx, pending, null, 'PENDING', ctx, null, created.createdAt, {
+    taskType: created.taskType,
+    priority: created.priority,
+    workspace: created.workspace,
+    parentId: created.parentId,
+  });
+  if (created.assignee === null) return;
+  transition(pending, 'ASSIGNED');
+  await record(tx, created, 'PENDING', 'ASSIGNED', ctx, created.why, created.createdAt, {
+    assignee: created.assignee,
+    attempts: 0,
+  });
 }
 
 /**

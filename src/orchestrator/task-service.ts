@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Bus } from '../bus/bus.ts';
 import { delegableTiers } from '../core/delegation.ts';
 import { ZiggieError } from '../core/errors.ts';
-import { type DelegationPolicy, isAbove } from '../core/policy.ts';
+import { type DelegationPolicy, isAbove, type Tier } from '../core/policy.ts';
 import {
   ApproveTaskSchema,
   CancelTaskSchema,
@@ -25,10 +25,13 @@ import {
   type AssignRequest,
   type AssignRules,
   assignTask,
+  checkNamedAgent,
   chooseAssignee,
   delegator,
+  namedWhy,
 } from './assign-task.ts';
 import { GroupCommit } from './group-commit.ts';
+import { Batcher, settleEach } from './task-batches.ts';
 import type { TaskContext } from './task-context.ts';
 import { type RetryBackoff, TaskLeases } from './task-leases.ts';
 import {
@@ -38,6 +41,7 @@ import {
   draftTask,
   inTaskTransaction,
   move,
+  recordCreation,
   taskNotFound,
 } from './task-moves.ts';
 
@@ -77,6 +81,10 @@ export class TaskService {
   readonly #bus: Bus | undefined;
   /** Submits (and attempt outcomes, in TaskLeases) commit in groups under load. */
   readonly #group: GroupCommit;
+  /** Submits to named agents of one moment, done together (see #submitNamed). */
+  readonly #named = new Batcher<{ request: SubmitTask; ctx: TaskContext }, { task: Task; created: boolean }>(
+    (items) => this.#group.run((tx) => this.#submitNamed(tx, items)),
+  );
   readonly rules: AssignRules;
   /** Attempts, leases, deadlines (runners and remote agents use these). */
   readonly leases: TaskLeases;
@@ -130,7 +138,67 @@ export class TaskService {
    */
   async submit(input: unknown, ctx: TaskContext): Promise<{ task: Task; created: boolean }> {
     const request = SubmitTaskSchema.parse(input);
+    // The common case, a top-level task for a named agent, is done set-wise with the others of
+    // the same moment; anything else (subtasks, keys, skills) one by one in the group commit.
+    if (
+      request.agentId !== undefined &&
+      request.parentId === undefined &&
+      request.idempotencyKey === undefined
+    ) {
+      return this.#named.add({ request, ctx });
+    }
     return this.#group.run((tx) => this.#submitOne(tx, request, ctx));
+  }
+
+  /** Top-level tasks for named agents: the agents read at once, the tasks inserted at once. */
+  #submitNamed(tx: StoreTx, items: Array<{ request: SubmitTask; ctx: TaskContext }>) {
+    const now = new Date();
+    const creators = new Map<string, Promise<{ id: string; tier: Tier } | undefined>>();
+    const agents = tx.agents.getMany([...new Set(items.map((item) => item.request.agentId ?? ''))]);
+    return settleEach(
+      tx,
+      items,
+      async ({ request, ctx }) => {
+        const key = `${ctx.actor.type}:${ctx.actor.id}`;
+        if (!creators.has(key)) creators.set(key, delegator(tx, ctx.actor));
+        const from = await creators.get(key);
+        this.#checkCreator(from);
+        const agentId = request.agentId ?? '';
+        checkNamedAgent(agentId, (await agents).get(agentId), { from, ancestors: [], depth: 0 }, this.rules);
+        const draft = newDraft(request, ctx, null, now);
+        const blocked = await this.rules.blocked?.(tx, agentId, draftTask(draft));
+        if (blocked) throw new ZiggieError('BUDGET_EXCEEDED', blocked, { agent: agentId, task: draft.id });
+        return { draft, ctx, why: namedWhy(agentId, ctx), agentId };
+      },
+      async (tx, accepted) => {
+        const created = await tx.tasks.insertMany(
+          accepted.map(({ checked }) => ({
+            task: checked.draft,
+            assignment: { assignee: checked.agentId, why: checked.why },
+          })),
+        );
+        const deltas = new Map<string, number>();
+        for (const { checked } of accepted)
+          deltas.set(checked.agentId, (deltas.get(checked.agentId) ?? 0) + 1);
+        await tx.tasks.adjustWorkloads(deltas);
+        for (const [i, task] of created.entries())
+          await recordCreation(tx, task, accepted[i]?.checked.ctx as TaskContext);
+        return created.map((task) => ({ task, created: true }));
+      },
+    );
+  }
+
+  /** An agent in the lowest tier has nobody to hand work to. */
+  #checkCreator(creator: { id: string; tier: Tier } | undefined): void {
+    if (creator && delegableTiers(creator.tier, this.rules.policy).length === 0) {
+      throw delegationRefused(
+        'down_only',
+        `${creator.id} (${creator.tier}) has no tier below it to delegate to`,
+        {
+          from: creator.id,
+        },
+      );
+    }
   }
 
   /**
@@ -176,15 +244,7 @@ export class TaskService {
       );
     }
     const creator = await delegator(tx, ctx.actor);
-    if (creator && delegableTiers(creator.tier, this.rules.policy).length === 0) {
-      throw delegationRefused(
-        'down_only',
-        `${creator.id} (${creator.tier}) has no tier below it to delegate to`,
-        {
-          from: creator.id,
-        },
-      );
-    }
+    this.#checkCreator(creator);
     const depth = parent ? parent.depth + 1 : 0;
     if (depth > this.rules.maxDepth) {
       throw delegationRefused(
@@ -194,22 +254,7 @@ export class TaskService {
       );
     }
     const now = new Date();
-    const draft: NewTask = {
-      id: newTaskId(now),
-      taskType: request.taskType,
-      priority: request.priority,
-      workspace: request.workspace ?? parent?.workspace ?? null,
-      creator: ctx.actor,
-      parentId: parent?.id ?? null,
-      depth,
-      requiredSkills: request.skills ?? [],
-      input: request.input ?? null,
-      maxAttempts: request.maxAttempts,
-      idempotencyKey: request.idempotencyKey ?? null,
-      deadline: request.deadline === undefined ? null : new Date(request.deadline),
-      createdAt: now,
-      childPolicy: request.childPolicy ?? null,
-    };
+    const draft = newDraft(request, ctx, parent ?? null, now);
     const assignment: AssignRequest | undefined = request.agentId
       ? { agentId: request.agentId }
       : request.skills
@@ -383,6 +428,26 @@ function addUsage(task: Task, usage: z.infer<typeof CompleteTaskSchema>['usage']
     inputTokens: task.inputTokens + usage.inputTokens,
     outputTokens: task.outputTokens + usage.outputTokens,
     cost: task.cost + usage.cost,
+  };
+}
+
+/** The task a request creates (its id from the creation time). */
+function newDraft(request: SubmitTask, ctx: TaskContext, parent: Task | null, now: Date): NewTask {
+  return {
+    id: newTaskId(now),
+    taskType: request.taskType,
+    priority: request.priority,
+    workspace: request.workspace ?? parent?.workspace ?? null,
+    creator: ctx.actor,
+    parentId: parent?.id ?? null,
+    depth: parent ? parent.depth + 1 : 0,
+    requiredSkills: request.skills ?? [],
+    input: request.input ?? null,
+    maxAttempts: request.maxAttempts,
+    idempotencyKey: request.idempotencyKey ?? null,
+    deadline: request.deadline === undefined ? null : new Date(request.deadline),
+    createdAt: now,
+    childPolicy: request.childPolicy ?? null,
   };
 }
 

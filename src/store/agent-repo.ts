@@ -53,6 +53,16 @@ export class SqlAgentRepo implements AgentRepo {
     return row ? toAgent(row) : undefined;
   }
 
+  async getMany(ids: readonly string[]): Promise<Map<string, Agent>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.#db
+      .selectFrom('agents')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
+    return new Map(rows.map((row) => [row.id, toAgent(row)]));
+  }
+
   async nodes(ids: readonly string[]): Promise<HierarchyNode[]> {
     const out: HierarchyNode[] = [];
     for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {

@@ -24,6 +24,19 @@ import type {
 
 const CURSOR_KIND = 'task';
 
+/**
+ * Rows (or ids) per statement when writing or reading many: SQLite takes at most 32,766 parameters
+ * in one statement, and 200 rows of the widest table (~30 columns) stay well below.
+ */
+const ROWS_PER_STATEMENT = 200;
+
+/** `items` in slices of `size`. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
 /** `order by` rank of a priority: CRITICAL first. */
 const PRIORITY_RANK = sql<number>`case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end`;
 
@@ -61,55 +74,45 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async insert(task: NewTask, assignment?: TaskAssignment): Promise<Task> {
-    const at = task.createdAt.getTime();
-    const row: Insertable<TasksTable> = {
-      id: task.id,
-      task_type: task.taskType,
-      status: assignment?.assignee ? 'ASSIGNED' : 'PENDING',
-      priority: task.priority,
-      workspace: task.workspace,
-      creator_type: task.creator.type,
-      creator_id: task.creator.id,
-      assignee: assignment?.assignee ?? null,
-      reviewer_type: null,
-      reviewer_id: null,
-      parent_id: task.parentId,
-      depth: task.depth,
-      required_skills_json: JSON.stringify(task.requiredSkills),
-      input_json: JSON.stringify(task.input ?? null),
-      attempts: 0,
-      max_attempts: task.maxAttempts,
-      rejections: 0,
-      idempotency_key: task.idempotencyKey,
-      deadline: task.deadline?.getTime() ?? null,
-      created_at: at,
-      updated_at: at,
-      input_tokens: 0,
-      output_tokens: 0,
-      cost: 0,
-      child_policy: task.childPolicy,
-      awaiting_children: 0,
-      assigned_at: assignment?.assignee ? at : null,
-      why: assignment?.why ?? null,
-    };
+    const row = newRow(task, assignment);
     await this.#db.insertInto('tasks').values(row).execute();
-    // What was written, without reading it back (every column is known here).
-    return toTask({
-      ...row,
-      output_json: null,
-      error_json: null,
-      review_feedback: null,
-      assigned_at: row.assigned_at ?? null,
-      started_at: null,
-      review_requested_at: null,
-      reviewed_at: null,
-      completed_at: null,
-      duration_ms: null,
-      why: row.why ?? null,
-      lease_owner: null,
-      lease_expires_at: null,
-      not_before: null,
-    } as Selectable<TasksTable>);
+    return writtenTask(row);
+  }
+
+  async insertMany(items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>): Promise<Task[]> {
+    const rows = items.map((item) => newRow(item.task, item.assignment));
+    for (const chunk of chunks(rows, ROWS_PER_STATEMENT))
+      await this.#db.insertInto('tasks').values(chunk).execute();
+    return rows.map(writtenTask);
+  }
+
+  async getMany(ids: readonly string[], options: { forUpdate?: boolean } = {}): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    let query = this.#db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('id', 'in', [...ids]);
+    if (options.forUpdate && this.#dialect === 'postgres') query = query.forUpdate();
+    return (await query.execute()).map(toTask);
+  }
+
+  async adjustWorkloads(deltas: ReadonlyMap<string, number>): Promise<void> {
+    const changes = [...deltas].filter(([, delta]) => delta !== 0);
+    for (const chunk of chunks(changes, ROWS_PER_STATEMENT)) {
+      const delta = sql<number>`(case id ${sql.join(
+        chunk.map(([id, d]) => sql`when ${id} then ${d}`),
+        sql` `,
+      )} else 0 end)`;
+      await this.#db
+        .updateTable('agents')
+        .set({ workload: sql<number>`case when workload + ${delta} < 0 then 0 else workload + ${delta} end` })
+        .where(
+          'id',
+          'in',
+          chunk.map(([id]) => id),
+        )
+        .execute();
+    }
   }
 
   async startAttempts(
@@ -187,21 +190,22 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async appendTransitions(transitions: readonly TaskTransition[]): Promise<void> {
-    if (transitions.length === 0) return;
-    await this.#db
-      .insertInto('task_transitions')
-      .values(
-        transitions.map((t) => ({
-          task_id: t.taskId,
-          from_status: t.from,
-          to_status: t.to,
-          actor_type: t.actor.type,
-          actor_id: t.actor.id,
-          reason: t.reason,
-          at: t.at.getTime(),
-        })),
-      )
-      .execute();
+    for (const chunk of chunks(transitions, ROWS_PER_STATEMENT)) {
+      await this.#db
+        .insertInto('task_transitions')
+        .values(
+          chunk.map((t) => ({
+            task_id: t.taskId,
+            from_status: t.from,
+            to_status: t.to,
+            actor_type: t.actor.type,
+            actor_id: t.actor.id,
+            reason: t.reason,
+            at: t.at.getTime(),
+          })),
+        )
+        .execute();
+    }
   }
 
   async transitions(taskId: string): Promise<TaskTransition[]> {
@@ -491,6 +495,61 @@ function toSet(changes: TaskUpdate): Partial<Insertable<TasksTable>> {
   if (changes.notBefore !== undefined) set.not_before = time(changes.notBefore);
   if (changes.awaitingChildren !== undefined) set.awaiting_children = changes.awaitingChildren ? 1 : 0;
   return set;
+}
+
+/** The row of a new task: zero counters, PENDING or (with an assignee) ASSIGNED since its creation. */
+function newRow(task: NewTask, assignment?: TaskAssignment): Insertable<TasksTable> {
+  const at = task.createdAt.getTime();
+  return {
+    id: task.id,
+    task_type: task.taskType,
+    status: assignment?.assignee ? 'ASSIGNED' : 'PENDING',
+    priority: task.priority,
+    workspace: task.workspace,
+    creator_type: task.creator.type,
+    creator_id: task.creator.id,
+    assignee: assignment?.assignee ?? null,
+    reviewer_type: null,
+    reviewer_id: null,
+    parent_id: task.parentId,
+    depth: task.depth,
+    required_skills_json: JSON.stringify(task.requiredSkills),
+    input_json: JSON.stringify(task.input ?? null),
+    attempts: 0,
+    max_attempts: task.maxAttempts,
+    rejections: 0,
+    idempotency_key: task.idempotencyKey,
+    deadline: task.deadline?.getTime() ?? null,
+    created_at: at,
+    updated_at: at,
+    input_tokens: 0,
+    output_tokens: 0,
+    cost: 0,
+    child_policy: task.childPolicy,
+    awaiting_children: 0,
+    assigned_at: assignment?.assignee ? at : null,
+    why: assignment?.why ?? null,
+  };
+}
+
+/** What was written, without reading it back (every column is known). */
+function writtenTask(row: Insertable<TasksTable>): Task {
+  return toTask({
+    ...row,
+    output_json: null,
+    error_json: null,
+    review_feedback: null,
+    assigned_at: row.assigned_at ?? null,
+    started_at: null,
+    review_requested_at: null,
+    reviewed_at: null,
+    completed_at: null,
+    duration_ms: null,
+    why: row.why ?? null,
+    lease_owner: null,
+    lease_expires_at: null,
+    not_before: null,
+  } as Selectable<TasksTable>);
 }
 
 function actorOf(type: string, id: string): Actor {

@@ -264,6 +264,8 @@ export interface AgentRepo {
   /** By id, keyset-paginated. */
   list(filter: AgentFilter, page: { limit: number; cursor?: string | null }): Promise<Page<Agent>>;
   get(id: string): Promise<Agent | undefined>;
+  /** The agents among `ids` that exist, by id. */
+  getMany(ids: readonly string[]): Promise<Map<string, Agent>>;
   /** The hierarchy fields of the agents among `ids` that exist. */
   nodes(ids: readonly string[]): Promise<HierarchyNode[]>;
   /** The agents whose parent is `id`. */
@@ -391,6 +393,10 @@ export interface TaskRepo {
    * names the assignee; `why` either way.
    */
   insert(task: NewTask, assignment?: TaskAssignment): Promise<Task>;
+  /** `insert` of many tasks, in a few statements. */
+  insertMany(items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>): Promise<Task[]>;
+  /** The tasks among `ids` that exist (in no order); `forUpdate` holds them (PostgreSQL row locks). */
+  getMany(ids: readonly string[], options?: { forUpdate?: boolean }): Promise<Task[]>;
   get(id: string): Promise<Task | undefined>;
   /** `get`, holding the row until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's write lock). */
   getForUpdate(id: string): Promise<Task | undefined>;
@@ -424,6 +430,8 @@ export interface TaskRepo {
   }): Promise<CandidateAgent[]>;
   /** Adds `delta` to an agent's workload (never below 0). */
   adjustWorkload(agentId: string, delta: number): Promise<void>;
+  /** `adjustWorkload` for many agents in one statement. */
+  adjustWorkloads(deltas: ReadonlyMap<string, number>): Promise<void>;
   /**
    * ASSIGNED tasks whose backoff is over (of these assignees, when given), most urgent and oldest
    * first, locked for the caller's transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that two
