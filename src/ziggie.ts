@@ -10,9 +10,9 @@ import { SYSTEM_ACTOR } from './core/access.ts';
 import type { Agent } from './core/agent.ts';
 import { agentTools } from './gateway/agent-tools.ts';
 import { Gateway } from './gateway/gateway.ts';
+import { AgentHub } from './orchestrator/agent-hub.ts';
 import { budgetCheck } from './orchestrator/budgets.ts';
 import { checkExecutorBinding, LOCAL_EXECUTORS } from './orchestrator/executors/index.ts';
-import { AgentHub } from './orchestrator/agent-hub.ts';
 import { Runner } from './orchestrator/runner.ts';
 import { TaskService } from './orchestrator/task-service.ts';
 import { AgentRegistry } from './registry/agent-registry.ts';
@@ -222,6 +222,8 @@ export class Ziggie {
     await this.runner.stop();
     await this.agentHub.stop();
     await this.gateway.stop();
+    // Submits and agents' results accepted before the stop are written, not cut off.
+    await this.tasks.drain();
     await this.audit.stop();
     await this.store.close();
   }

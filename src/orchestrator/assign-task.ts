@@ -8,7 +8,7 @@ import type { Task } from '../core/task.ts';
 import { isTerminal } from '../core/task-states.ts';
 import type { StoreTx } from '../store/types.ts';
 import type { TaskContext } from './task-context.ts';
-import { delegationRefused, move } from './task-moves.ts';
+import { applyWorkloads, delegationRefused, move } from './task-moves.ts';
 
 /** How many agents over their budget assignment by skills passes over before the task waits. */
 const MAX_BUDGET_SKIPS = 5;
@@ -94,6 +94,8 @@ export async function chooseAssignee(
       );
     }
     const avoid = new Set([...ancestors, ...(extra.avoid ?? [])]);
+    // Workloads counted earlier in this transaction are written first: the load decides.
+    await applyWorkloads(tx);
     const candidates = (
       await tx.tasks.candidates({
         skills: request.skills,

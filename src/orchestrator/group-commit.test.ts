@@ -61,4 +61,19 @@ describe('GroupCommit', () => {
     await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => group.run(write(n))));
     expect(r.committed).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
   });
+
+  it('runs a change again when PostgreSQL made it a deadlock victim', async () => {
+    let calls = 0;
+    const group = new GroupCommit(async (fn) => {
+      calls++;
+      if (calls === 1) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+      return fn([] as unknown as StoreTx);
+    });
+    expect(await group.run(write('a'))).toBe('A');
+    expect(calls).toBe(2);
+    const never = new GroupCommit(async () => {
+      throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+    });
+    await expect(never.run(write('b'))).rejects.toThrow('deadlock detected');
+  });
 });

@@ -30,6 +30,11 @@ export class GroupCommit {
     this.#maxBatch = maxBatch;
   }
 
+  /** Resolves once nothing is queued or being written (before the store is closed). */
+  async idle(): Promise<void> {
+    while (this.#queue.length > 0 || this.#flushing) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
@@ -71,10 +76,26 @@ export class GroupCommit {
   }
 
   async #alone(op: Queued): Promise<void> {
-    try {
-      op.resolve(await this.#transact(op.fn));
-    } catch (error) {
-      op.reject(error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        op.resolve(await this.#transact(op.fn));
+        return;
+      } catch (error) {
+        // PostgreSQL chose this transaction as a deadlock's (or serialization's) victim: it was
+        // rolled back whole, so running it again is safe.
+        if (attempt < 3 && isRetryable(error)) continue;
+        op.reject(error);
+        return;
+      }
     }
   }
+}
+
+/** PostgreSQL's deadlock_detected and serialization_failure, also when wrapped by a ZiggieError. */
+function isRetryable(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 3; depth++) {
+    if (e.code === '40P01' || e.code === '40001') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }

@@ -10,9 +10,16 @@ import type { StoreTx } from '../store/types.ts';
 export class Batcher<Item, Result> {
   readonly #flush: (items: Item[]) => Promise<Array<{ value: Result } | { error: unknown }>>;
   #pending: Array<{ item: Item; resolve: (value: Result) => void; reject: (error: unknown) => void }> = [];
+  #running = 0;
 
   constructor(flush: (items: Item[]) => Promise<Array<{ value: Result } | { error: unknown }>>) {
     this.#flush = flush;
+  }
+
+  /** Resolves once nothing waits or is being flushed. */
+  async idle(): Promise<void> {
+    while (this.#pending.length > 0 || this.#running > 0)
+      await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   add(item: Item): Promise<Result> {
@@ -25,6 +32,7 @@ export class Batcher<Item, Result> {
   async #run(): Promise<void> {
     const batch = this.#pending;
     this.#pending = [];
+    this.#running++;
     try {
       const results = await this.#flush(batch.map((entry) => entry.item));
       batch.forEach((entry, i) => {
@@ -34,6 +42,8 @@ export class Batcher<Item, Result> {
       });
     } catch (error) {
       for (const entry of batch) entry.reject(error);
+    } finally {
+      this.#running--;
     }
   }
 }

@@ -109,6 +109,11 @@ export class TaskLeases {
    * attempts remain and the error is retryable. Refused with TASK_LEASE_LOST when `owner` no longer
    * holds it (the lease ran out and the task went on without it, or it was cancelled).
    */
+  /** Resolves once no outcome waits to be written. */
+  idle(): Promise<void> {
+    return this.#outcomes.idle();
+  }
+
   finish(id: string, owner: string, outcome: AttemptOutcome): Promise<Task> {
     return this.#outcomes.add({ id, owner, outcome });
   }

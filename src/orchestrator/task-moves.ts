@@ -34,6 +34,8 @@ const HELD = new Set<TaskStatus>(['ASSIGNED', 'IN_PROGRESS']);
 
 /** What the moves of the transaction in progress record, written together at its end. */
 interface Pending {
+  /** Workload changes per agent, applied together (in id order) at the end. */
+  workloads: Map<string, number>;
   transitions: TaskTransition[];
   audit: NewAuditEntry[];
   /** Published only once the transaction commits (nothing of a rollback). */
@@ -42,10 +44,12 @@ interface Pending {
 const pending = new WeakMap<StoreTx, Pending>();
 
 /**
- * Runs `fn` in one transaction, then writes the transition rows and audit entries its moves
- * recorded (one insert each) and, after the commit, publishes their task events. Every change of
- * tasks goes through here.
+ * Runs `fn` in one transaction, then writes the workload changes, transition rows and audit
+ * entries its moves recorded (a statement or two each) and, after the commit, publishes their task
+ * events. Every change of tasks goes through here.
  *
+ * The workloads are written in agent id order, all at once: two transactions touching the same
+ * agents lock their rows in the same order, so they wait for each other instead of deadlocking.
  * The audit entries are appended last on purpose: appending locks the audit chain's head row,
  * which every task transaction needs. Taken last, after every task and agent row the transaction
  * locks, it cannot be held while waiting for another row — two transactions cannot deadlock on it
@@ -56,18 +60,44 @@ export async function inTaskTransaction<T>(
   bus: Bus | undefined,
   fn: (tx: StoreTx) => Promise<T>,
 ): Promise<T> {
-  let state: Pending = { transitions: [], audit: [], events: [] };
+  let state: Pending = newPending();
   const result = await store.transaction(async (tx) => {
-    state = { transitions: [], audit: [], events: [] };
+    state = newPending();
     pending.set(tx, state);
     const value = await fn(tx);
     pending.delete(tx);
+    await applyWorkloads(tx, state);
     await tx.tasks.appendTransitions(state.transitions);
     if (state.audit.length > 0) await tx.audit.append(state.audit);
     return value;
   });
   if (bus) for (const event of state.events) bus.publish('task.changed', event);
   return result;
+}
+
+function newPending(): Pending {
+  return { workloads: new Map(), transitions: [], audit: [], events: [] };
+}
+
+/**
+ * Adds to an agent's workload: at the end of the transaction (see inTaskTransaction), or at once
+ * outside one.
+ */
+export async function countWorkload(tx: StoreTx, agentId: string, delta: number): Promise<void> {
+  const state = pending.get(tx);
+  if (!state) return tx.tasks.adjustWorkload(agentId, delta);
+  state.workloads.set(agentId, (state.workloads.get(agentId) ?? 0) + delta);
+}
+
+/**
+ * Writes the workload changes counted so far. Assignment by load calls it before it reads the
+ * agents' workloads, so that it sees the tasks given out earlier in the same transaction.
+ */
+export async function applyWorkloads(tx: StoreTx, state = pending.get(tx)): Promise<void> {
+  if (!state || state.workloads.size === 0) return;
+  const sorted = new Map([...state.workloads].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  state.workloads.clear();
+  await tx.tasks.adjustWorkloads(sorted);
 }
 
 export type MoveChanges = Omit<TaskUpdate, 'updatedAt' | 'status' | 'attempts' | 'rejections'>;
@@ -100,8 +130,8 @@ export async function move(
   const before = HELD.has(task.status) ? task.assignee : null;
   const after = HELD.has(updated.status) ? updated.assignee : null;
   if (before !== after) {
-    if (before) await tx.tasks.adjustWorkload(before, -1);
-    if (after) await tx.tasks.adjustWorkload(after, 1);
+    if (before) await countWorkload(tx, before, -1);
+    if (after) await countWorkload(tx, after, 1);
   }
   await record(tx, updated, task.status, to, ctx, reason, at, {
     ...(updated.assignee ? { assignee: updated.assignee } : {}),
@@ -157,7 +187,7 @@ export async function createTask(
     draft,
     decision ? { why: decision.why, ...(assignee ? { assignee } : {}) } : undefined,
   );
-  if (assignee !== undefined) await tx.tasks.adjustWorkload(assignee, 1);
+  if (assignee !== undefined) await countWorkload(tx, assignee, 1);
   await recordCreation(tx, created, ctx);
   return created;
 }

@@ -36,6 +36,7 @@ import type { TaskContext } from './task-context.ts';
 import { type RetryBackoff, TaskLeases } from './task-leases.ts';
 import {
   cancelDescendants,
+  countWorkload,
   createTask,
   delegationRefused,
   draftTask,
@@ -105,6 +106,13 @@ export class TaskService {
       ...(options.bus ? { bus: options.bus } : {}),
       ...(options.backoff ? { backoff: options.backoff } : {}),
     });
+  }
+
+  /** Resolves once every change asked for has been written (call before closing the store). */
+  async drain(): Promise<void> {
+    await this.#named.idle();
+    await this.leases.idle();
+    await this.#group.idle();
   }
 
   /** Runs `fn` in one transaction; the task events it produced are published after the commit. */
@@ -177,10 +185,7 @@ export class TaskService {
             assignment: { assignee: checked.agentId, why: checked.why },
           })),
         );
-        const deltas = new Map<string, number>();
-        for (const { checked } of accepted)
-          deltas.set(checked.agentId, (deltas.get(checked.agentId) ?? 0) + 1);
-        await tx.tasks.adjustWorkloads(deltas);
+        for (const { checked } of accepted) await countWorkload(tx, checked.agentId, 1);
         for (const [i, task] of created.entries())
           await recordCreation(tx, task, accepted[i]?.checked.ctx as TaskContext);
         return created.map((task) => ({ task, created: true }));
