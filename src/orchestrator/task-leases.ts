@@ -120,16 +120,18 @@ export class TaskLeases {
 
   /** The outcomes reported in one moment: their tasks read in one statement, then each finished. */
   #finishAll(tx: StoreTx, items: Array<{ id: string; owner: string; outcome: AttemptOutcome }>) {
-    const held = tx.tasks.getMany(
-      items.map((item) => item.id),
-      { forUpdate: true },
-    );
+    const held = tx.tasks
+      .getMany(
+        items.map((item) => item.id),
+        { forUpdate: true },
+      )
+      .then((tasks) => new Map(tasks.map((task) => [task.id, task])));
     const seen = new Set<string>();
     return settleEach(
       tx,
       items,
       async ({ id, owner, outcome }) => {
-        const task = (await held).find((t) => t.id === id);
+        const task = (await held).get(id);
         if (!task) throw taskNotFound(id);
         // A second report of the same attempt in one batch finds it finished by the first.
         if (task.status !== 'IN_PROGRESS' || task.leaseOwner !== owner || seen.has(id)) throw leaseLost(task);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { z } from 'zod';
 import type { Bus } from '../bus/bus.ts';
 import { delegableTiers } from '../core/delegation.ts';
@@ -148,13 +148,7 @@ export class TaskService {
     const request = SubmitTaskSchema.parse(input);
     // The common case, a top-level task for a named agent, is done set-wise with the others of
     // the same moment; anything else (subtasks, keys, skills) one by one in the group commit.
-    if (
-      request.agentId !== undefined &&
-      request.parentId === undefined &&
-      request.idempotencyKey === undefined
-    ) {
-      return this.#named.add({ request, ctx });
-    }
+    if (isPlainNamed(request)) return this.#named.add({ request, ctx });
     return this.#group.run((tx) => this.#submitOne(tx, request, ctx));
   }
 
@@ -213,19 +207,29 @@ export class TaskService {
    */
   async submitMany(input: unknown, ctx: TaskContext): Promise<{ tasks: Task[]; created: number }> {
     const { tasks: requests } = SubmitTasksSchema.parse(input);
-    return this.transaction(async (tx) => {
-      const tasks: Task[] = [];
-      let created = 0;
-      for (const [index, request] of requests.entries()) {
-        const result = await this.#submitOne(tx, request, ctx).catch((error: unknown) => {
-          throw error instanceof ZiggieError
-            ? new ZiggieError(error.code, `tasks[${index}]: ${error.message}`, { index, ...error.details })
-            : error;
-        });
-        tasks.push(result.task);
-        if (result.created) created++;
+    const named = requests.flatMap((request, index) => (isPlainNamed(request) ? [index] : []));
+    return this.#group.run(async (tx) => {
+      const results: Array<{ task: Task; created: boolean }> = new Array(requests.length);
+      // Tasks for named agents set-wise (as `submit` does), the others one by one; all or none.
+      const settled = await this.#submitNamed(
+        tx,
+        named.map((index) => ({ request: requests[index] as SubmitTask, ctx })),
+      );
+      for (const [i, outcome] of settled.entries()) {
+        const index = named[i] as number;
+        if ('error' in outcome) throw atIndex(outcome.error, index);
+        results[index] = outcome.value;
       }
-      return { tasks, created };
+      for (const [index, request] of requests.entries()) {
+        if (results[index]) continue;
+        results[index] = await this.#submitOne(tx, request, ctx).catch((error: unknown) => {
+          throw atIndex(error, index);
+        });
+      }
+      return {
+        tasks: results.map((result) => result.task),
+        created: results.filter((result) => result.created).length,
+      };
     });
   }
 
@@ -436,6 +440,20 @@ function addUsage(task: Task, usage: z.infer<typeof CompleteTaskSchema>['usage']
   };
 }
 
+/** A top-level task for a named agent, without an idempotency key: it can be submitted set-wise. */
+function isPlainNamed(request: SubmitTask): boolean {
+  return (
+    request.agentId !== undefined && request.parentId === undefined && request.idempotencyKey === undefined
+  );
+}
+
+/** A refusal of the task at `index` of a batch, naming it. */
+function atIndex(error: unknown, index: number): unknown {
+  return error instanceof ZiggieError
+    ? new ZiggieError(error.code, `tasks[${index}]: ${error.message}`, { index, ...error.details })
+    : error;
+}
+
 /** The task a request creates (its id from the creation time). */
 function newDraft(request: SubmitTask, ctx: TaskContext, parent: Task | null, now: Date): NewTask {
   return {
@@ -458,5 +476,20 @@ function newDraft(request: SubmitTask, ctx: TaskContext, parent: Task | null, no
 
 /** `tsk_` + creation time (base36, fixed width) + randomness: ids sort by creation. */
 function newTaskId(now: Date): string {
-  return `tsk_${now.getTime().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
+  return `tsk_${now.getTime().toString(36).padStart(9, '0')}${randomHex(12)}`;
+}
+
+/** Random bytes are drawn 4 KiB at a time: one `randomFillSync` per id costs more than the id. */
+const RANDOM_POOL = Buffer.alloc(4096);
+let randomOffset = RANDOM_POOL.length;
+
+function randomHex(chars: number): string {
+  const bytes = chars / 2;
+  if (randomOffset + bytes > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomOffset = 0;
+  }
+  const hex = RANDOM_POOL.toString('hex', randomOffset, randomOffset + bytes);
+  randomOffset += bytes;
+  return hex;
 }
