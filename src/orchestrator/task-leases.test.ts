@@ -77,6 +77,41 @@ describe('TaskLeases', () => {
       });
     });
 
+    it('results reported together complete each task with its own output and usage, in one go', async () => {
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push((await submit({ agentId: 'w2', taskType: `batch-${i}` })).id);
+      await claimFor('w2', 'batch-owner');
+      const done = await Promise.all(
+        ids.map((id, i) =>
+          tasks.leases.finish(id, 'batch-owner', {
+            ok: true,
+            output: { n: i },
+            usage: { inputTokens: i, outputTokens: 10 * i, cost: i / 10 },
+          }),
+        ),
+      );
+      expect(done.map((t) => t.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+      for (const [i, id] of ids.entries()) {
+        const stored = await store().tasks.get(id);
+        expect(stored).toMatchObject({
+          status: 'COMPLETED',
+          output: { n: i },
+          inputTokens: i,
+          outputTokens: 10 * i,
+          leaseOwner: null,
+        });
+        expect(stored?.cost).toBeCloseTo(i / 10);
+        expect(stored?.durationMs).toBeGreaterThanOrEqual(0);
+        expect(stored?.completedAt).not.toBeNull();
+      }
+      // A second report of a finished attempt is refused.
+      await expect(
+        tasks.leases.finish(ids[0] ?? '', 'batch-owner', { ok: true, output: 0 }),
+      ).rejects.toMatchObject({
+        code: 'TASK_LEASE_LOST',
+      });
+    });
+
     it('heartbeats extend only the leases the owner holds', async () => {
       const task = await submit({ agentId: 'w1' });
       const [claimed] = await claimFor('w1', 'hb-owner', 1000);

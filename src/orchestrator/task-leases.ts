@@ -10,6 +10,7 @@ import { Batcher, settleEach } from './task-batches.ts';
 import type { TaskContext } from './task-context.ts';
 import {
   cancelDescendants,
+  completeAttempts,
   failFinally,
   inTaskTransaction,
   move,
@@ -139,9 +140,24 @@ export class TaskLeases {
         return { task, outcome };
       },
       async (tx, accepted) => {
+        // Plain completions (no parent to settle) in one statement; the rest one by one.
+        const plain = accepted.filter(({ checked }) => checked.outcome.ok && checked.task.parentId === null);
+        const done = await completeAttempts(
+          tx,
+          plain.map(({ checked }) => ({
+            task: checked.task,
+            output: checked.outcome.ok ? checked.outcome.output : null,
+            ...(checked.outcome.usage ? { usage: checked.outcome.usage } : {}),
+          })),
+          agentContext,
+        );
+        const byId = new Map(done.map((task) => [task.id, task]));
         const finished: Task[] = [];
-        for (const { checked } of accepted)
-          finished.push(await this.#finishHeld(tx, checked.task, checked.outcome));
+        for (const { checked } of accepted) {
+          finished.push(
+            byId.get(checked.task.id) ?? (await this.#finishHeld(tx, checked.task, checked.outcome)),
+          );
+        }
         return finished;
       },
     );
@@ -306,6 +322,11 @@ export class TaskLeases {
 }
 
 const SYSTEM: TaskContext = { actor: SYSTEM_ACTOR };
+
+/** A move an agent's attempt makes is the agent's; without an assignee, Ziggie's. */
+function agentContext(task: Task): TaskContext {
+  return task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM;
+}
 
 function leaseLost(task: Task): ZiggieError {
   return new ZiggieError(

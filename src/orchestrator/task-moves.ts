@@ -213,6 +213,61 @@ export async function recordCreation(tx: StoreTx, created: Task, ctx: TaskContex
 }
 
 /**
+ * Results: IN_PROGRESS → COMPLETED for many tasks in one statement. The same move as `move`
+ * (checked by the state machine, recorded one by one, workloads counted); for tasks without a
+ * parent — a subtask's completion may settle its parent, which `move` does.
+ */
+export async function completeAttempts(
+  tx: StoreTx,
+  items: ReadonlyArray<{
+    task: Task;
+    output: unknown;
+    usage?: { inputTokens: number; outputTokens: number; cost: number };
+  }>,
+  ctxOf: (task: Task) => TaskContext,
+): Promise<Task[]> {
+  const at = new Date();
+  for (const { task } of items) {
+    transition(task, 'COMPLETED');
+    if (task.parentId !== null) throw new Error(`completeAttempts: task ${task.id} has a parent; use move`);
+  }
+  const moved = await tx.tasks.completeAttempts(
+    items.map(({ task, output, usage }) => ({
+      id: task.id,
+      output,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+      cost: usage?.cost ?? 0,
+    })),
+    at,
+  );
+  if (moved !== items.length) throw new Error(`results completed ${moved} of the ${items.length} tasks held`);
+  const completed: Task[] = [];
+  for (const { task, output, usage } of items) {
+    const updated: Task = {
+      ...task,
+      status: 'COMPLETED',
+      output: output ?? null,
+      inputTokens: task.inputTokens + (usage?.inputTokens ?? 0),
+      outputTokens: task.outputTokens + (usage?.outputTokens ?? 0),
+      cost: task.cost + (usage?.cost ?? 0),
+      completedAt: at,
+      updatedAt: at,
+      durationMs: task.startedAt ? at.getTime() - task.startedAt.getTime() : null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    };
+    if (task.assignee) await countWorkload(tx, task.assignee, -1);
+    await record(tx, updated, task.status, 'COMPLETED', ctxOf(task), null, at, {
+      ...(updated.assignee ? { assignee: updated.assignee } : {}),
+      attempts: updated.attempts,
+    });
+    completed.push(updated);
+  }
+  return completed;
+}
+
+/**
  * A claim: ASSIGNED → IN_PROGRESS for many tasks in one statement, under one lease owner. The same
  * move as `move` (checked by the state machine, recorded one by one), written at once because a
  * claim takes tasks by the hundred. The workloads do not change (both statuses count).

@@ -115,6 +115,50 @@ export class SqlTaskRepo implements TaskRepo {
     }
   }
 
+  async completeAttempts(
+    rows: ReadonlyArray<{
+      id: string;
+      output: unknown;
+      inputTokens: number;
+      outputTokens: number;
+      cost: number;
+    }>,
+    at: Date,
+  ): Promise<number> {
+    let moved = 0;
+    for (const chunk of chunks(rows, ROWS_PER_STATEMENT / 2)) {
+      // One statement for the lot: what differs per task is chosen by id.
+      const byId = (pick: (row: (typeof chunk)[number]) => unknown) =>
+        sql`(case id ${sql.join(
+          chunk.map((row) => sql`when ${row.id} then ${pick(row)}`),
+          sql` `,
+        )} end)`;
+      const result = await this.#db
+        .updateTable('tasks')
+        .set({
+          status: 'COMPLETED',
+          output_json: byId((row) => JSON.stringify(row.output ?? null)) as unknown as string,
+          input_tokens: sql<number>`input_tokens + ${byId((row) => sql`cast(${row.inputTokens} as bigint)`)}`,
+          output_tokens: sql<number>`output_tokens + ${byId((row) => sql`cast(${row.outputTokens} as bigint)`)}`,
+          cost: sql<number>`cost + ${byId((row) => sql`cast(${row.cost} as double precision)`)}`,
+          completed_at: at.getTime(),
+          updated_at: at.getTime(),
+          duration_ms: sql<number>`cast(${at.getTime()} as bigint) - started_at`,
+          lease_owner: null,
+          lease_expires_at: null,
+        })
+        .where(
+          'id',
+          'in',
+          chunk.map((row) => row.id),
+        )
+        .where('status', '=', 'IN_PROGRESS')
+        .executeTakeFirst();
+      moved += Number(result.numUpdatedRows);
+    }
+    return moved;
+  }
+
   async startAttempts(
     ids: readonly string[],
     lease: { owner: string; expiresAt: Date; at: Date },

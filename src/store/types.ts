@@ -443,6 +443,21 @@ export interface TaskRepo {
    * under `lease`. The caller holds the rows and has checked the move. Answers how many moved.
    */
   startAttempts(ids: readonly string[], lease: { owner: string; expiresAt: Date; at: Date }): Promise<number>;
+  /**
+   * IN_PROGRESS → COMPLETED for many tasks in one statement (agents' results): each with its output
+   * and the usage to add, all at `at` (duration from each one's start); the lease ends. The caller
+   * holds the rows and has checked the move. Answers how many moved.
+   */
+  completeAttempts(
+    rows: ReadonlyArray<{
+      id: string;
+      output: unknown;
+      inputTokens: number;
+      outputTokens: number;
+      cost: number;
+    }>,
+    at: Date,
+  ): Promise<number>;
   /** IN_PROGRESS tasks whose lease ended before `now`, locked (skipping rows another node holds). */
   expiredLeases(now: Date, limit: number): Promise<Task[]>;
   /** IN_PROGRESS tasks whose lease owner starts with `ownerPrefix`, locked. */

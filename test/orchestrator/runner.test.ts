@@ -1,11 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/core/access.ts';
 import type { Task } from '../../src/core/task.ts';
 import { isTerminal } from '../../src/core/task-states.ts';
+import { TEST_POSTGRES_URL } from '../../src/store/test-stores.ts';
 import { anthropicMessage, type LlmProviderFixture, startLlmProvider } from '../fixtures/llm-provider.ts';
 import { everythingStdio, type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
 
@@ -18,8 +21,15 @@ import { everythingStdio, type Harness, startZiggie, waitFor } from '../helpers/
 const SHELL_AGENT = join(process.cwd(), 'test/fixtures/shell-agent.mjs');
 const ctx = { actor: SYSTEM_ACTOR };
 
-describe('Runner', () => {
+/** Each run on SQLite (a file) and on PostgreSQL (a schema of its own, dropped afterwards). */
+const STORAGES = [
+  ['sqlite', () => ({})],
+  ['postgres', () => ({ url: `${TEST_POSTGRES_URL}?schema=runner_${randomBytes(6).toString('hex')}` })],
+] as const;
+
+describe.each(STORAGES)('Runner (%s)', (dialect, storage) => {
   let h: Harness;
+  let schemaUrl: string | undefined;
   let hook: Server;
   let provider: LlmProviderFixture;
   const posted: unknown[] = [];
@@ -43,7 +53,10 @@ describe('Runner', () => {
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     provider = await startLlmProvider();
+    const where = storage() as { url?: string };
+    schemaUrl = where.url;
     h = await startZiggie({
+      storage: where,
       mcpServers: { everything: everythingStdio() },
       orchestrator: { sweepIntervalMs: 50, leaseMs: 2000, retry: { initialDelayMs: 10, maxDelayMs: 50 } },
     });
@@ -84,6 +97,12 @@ describe('Runner', () => {
     await h?.stop();
     await provider?.close();
     hook?.close();
+    if (dialect === 'postgres' && schemaUrl) {
+      const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await client.connect();
+      await client.query(`drop schema if exists "${new URL(schemaUrl).searchParams.get('schema')}" cascade`);
+      await client.end();
+    }
   });
 
   const submit = async (body: Record<string, unknown>) =>
