@@ -85,7 +85,10 @@ function fieldOptions(command: Command): Command {
     .option('--skill <skill>', 'a skill (repeat; replaces the list)', collect, [])
     .option('--specialization <text>', 'what it specializes in')
     .option('--capacity <n>', 'tasks it may hold at once')
-    .option('--executor <json>', 'how the orchestrator runs it, e.g. \'{"type":"shell","command":"claude","args":["-p"]}\'');
+    .option(
+      '--executor <json>',
+      'how the orchestrator runs it, e.g. \'{"type":"shell","command":"claude","args":["-p"]}\'',
+    );
 }
 
 function filterQuery(flags: FilterFlags): URLSearchParams {
