@@ -8,6 +8,7 @@ import {
   normalizeDuration,
 } from '../core/audit.ts';
 import { decodeNumericCursor, encodeCursor, type Page } from './cursor.ts';
+import type { RowWriter } from './row-writer.ts';
 import type { AuditLogTable, Database, StoreDb } from './schema.ts';
 import { inTransaction } from './sql-transaction.ts';
 import type { AuditFilter, AuditRepo, StoreDialect } from './types.ts';
@@ -25,10 +26,13 @@ const CURSOR_KIND = 'audit';
 export class SqlAuditRepo implements AuditRepo {
   readonly #db: StoreDb;
   readonly #dialect: StoreDialect;
+  readonly #writer: RowWriter | undefined;
 
-  constructor(db: StoreDb, dialect: StoreDialect) {
+  /** `writer`: the fast row appender, given only to repositories bound to a transaction. */
+  constructor(db: StoreDb, dialect: StoreDialect, writer?: RowWriter) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#writer = writer;
   }
 
   append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
@@ -57,12 +61,14 @@ export class SqlAuditRepo implements AuditRepo {
         return { ...hashed, hash: prevHash };
       });
       const rows = written.map(toRow);
-      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-        await trx
-          .insertInto('audit_log')
-          .values(rows.slice(start, start + ROWS_PER_INSERT))
-          .execute();
-      }
+      if (this.#writer) this.#writer.insert('audit_log', rows as unknown as Array<Record<string, unknown>>);
+      else
+        for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+          await trx
+            .insertInto('audit_log')
+            .values(rows.slice(start, start + ROWS_PER_INSERT))
+            .execute();
+        }
       await trx
         .updateTable('audit_head')
         .set({ last_id: id, last_hash: prevHash })

@@ -16,6 +16,7 @@ import {
   reasonOf,
   unreachable,
 } from './postgres-pool.ts';
+import { type RowWriter, sqliteRowWriter } from './row-writer.ts';
 import { type Database, processWarningLogger, type StoreDb, type StoreLogger } from './schema.ts';
 import { SqlServerRepo } from './server-repo.ts';
 import { ZiggieSqliteDialect } from './sqlite-dialect.ts';
@@ -86,10 +87,15 @@ async function openSqlite(path: string, logger: StoreLogger): Promise<Store> {
     await db.destroy();
     throw error;
   }
-  return createStore(db, 'sqlite', logger, (error) =>
-    error instanceof ZiggieError
-      ? error
-      : new ZiggieError('STORAGE_UNAVAILABLE', `SQLite database ${path} failed: ${reasonOf(error)}`),
+  return createStore(
+    db,
+    'sqlite',
+    logger,
+    (error) =>
+      error instanceof ZiggieError
+        ? error
+        : new ZiggieError('STORAGE_UNAVAILABLE', `SQLite database ${path} failed: ${reasonOf(error)}`),
+    sqliteRowWriter(database),
   );
 }
 
@@ -119,7 +125,12 @@ async function openPostgres(target: PostgresTarget, logger: StoreLogger): Promis
 }
 
 /** Every repository over `db`: the store itself or one of its transactions. */
-function createRepos(db: StoreDb, dialect: StoreDialect, logger: StoreLogger): StoreRepos {
+function createRepos(
+  db: StoreDb,
+  dialect: StoreDialect,
+  logger: StoreLogger,
+  writer?: RowWriter,
+): StoreRepos {
   return {
     dialect,
     servers: new SqlServerRepo(db, logger),
@@ -127,10 +138,10 @@ function createRepos(db: StoreDb, dialect: StoreDialect, logger: StoreLogger): S
     callLog: new SqlCallLogRepo(db),
     mcpTasks: new SqlMcpTaskRepo(db),
     auth: createAuthStore(db),
-    audit: new SqlAuditRepo(db, dialect),
+    audit: new SqlAuditRepo(db, dialect, writer),
     workspaces: new SqlWorkspaceRepo(db, dialect),
     agents: new SqlAgentRepo(db, dialect),
-    tasks: new SqlTaskRepo(db, dialect),
+    tasks: new SqlTaskRepo(db, dialect, writer),
   };
 }
 
@@ -139,11 +150,13 @@ function createStore(
   dialect: StoreDialect,
   logger: StoreLogger,
   toUnavailable: (error: unknown) => ZiggieError,
+  writer?: RowWriter,
 ): Store {
   let closed: Promise<void> | undefined;
   return {
     ...createRepos(db, dialect, logger),
-    transaction: (fn) => db.transaction().execute((trx) => fn(createRepos(trx, dialect, logger))),
+    // The row writer only inside a transaction (see row-writer.ts).
+    transaction: (fn) => db.transaction().execute((trx) => fn(createRepos(trx, dialect, logger, writer))),
     async ping() {
       try {
         await sql`select 1`.execute(db);

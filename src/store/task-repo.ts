@@ -5,6 +5,7 @@ import type { Tier } from '../core/policy.ts';
 import type { ChildPolicy, Task, TaskError, TaskLogLine, TaskTransition } from '../core/task.ts';
 import type { TaskStatus } from '../core/task-states.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
+import type { RowWriter } from './row-writer.ts';
 import type { StoreDb, TasksTable, TaskTransitionsTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
 import type {
@@ -67,10 +68,13 @@ interface UsageRow {
 export class SqlTaskRepo implements TaskRepo {
   readonly #db: StoreDb;
   readonly #dialect: StoreDialect;
+  readonly #writer: RowWriter | undefined;
 
-  constructor(db: StoreDb, dialect: StoreDialect) {
+  /** `writer`: the fast row appender, given only to repositories bound to a transaction. */
+  constructor(db: StoreDb, dialect: StoreDialect, writer?: RowWriter) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#writer = writer;
   }
 
   async insert(task: NewTask, assignment?: TaskAssignment): Promise<Task> {
@@ -81,8 +85,10 @@ export class SqlTaskRepo implements TaskRepo {
 
   async insertMany(items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>): Promise<Task[]> {
     const rows = items.map((item) => newRow(item.task, item.assignment));
-    for (const chunk of chunks(rows, ROWS_PER_STATEMENT))
-      await this.#db.insertInto('tasks').values(chunk).execute();
+    if (this.#writer) this.#writer.insert('tasks', rows);
+    else
+      for (const chunk of chunks(rows, ROWS_PER_STATEMENT))
+        await this.#db.insertInto('tasks').values(chunk).execute();
     return rows.map(writtenTask);
   }
 
@@ -234,21 +240,18 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async appendTransitions(transitions: readonly TaskTransition[]): Promise<void> {
-    for (const chunk of chunks(transitions, ROWS_PER_STATEMENT)) {
-      await this.#db
-        .insertInto('task_transitions')
-        .values(
-          chunk.map((t) => ({
-            task_id: t.taskId,
-            from_status: t.from,
-            to_status: t.to,
-            actor_type: t.actor.type,
-            actor_id: t.actor.id,
-            reason: t.reason,
-            at: t.at.getTime(),
-          })),
-        )
-        .execute();
+    const rows = transitions.map((t) => ({
+      task_id: t.taskId,
+      from_status: t.from,
+      to_status: t.to,
+      actor_type: t.actor.type,
+      actor_id: t.actor.id,
+      reason: t.reason,
+      at: t.at.getTime(),
+    }));
+    if (this.#writer) return this.#writer.insert('task_transitions', rows);
+    for (const chunk of chunks(rows, ROWS_PER_STATEMENT)) {
+      await this.#db.insertInto('task_transitions').values(chunk).execute();
     }
   }
 
