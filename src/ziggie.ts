@@ -71,6 +71,8 @@ export class Ziggie {
     });
     const o = config.orchestrator;
     this.tasks = new TaskService(store, {
+      // Submits to a named remote agent with a free slot go straight to its connection.
+      dispatch: (agentId) => this.agentHub.reserve(agentId),
       bus: this.bus,
       maxDepth: o.maxDepth,
       backoff: o.retry,

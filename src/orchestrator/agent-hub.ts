@@ -6,6 +6,7 @@ import { ZiggieError } from '../core/errors.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { type AgentLink, AgentSession, type HeldTask, type SessionHost } from './agent-session.ts';
+import type { DirectDispatch } from './direct-dispatch.ts';
 import type { TaskLeases } from './task-leases.ts';
 import type { TaskService } from './task-service.ts';
 
@@ -53,6 +54,8 @@ export class AgentHub implements SessionHost {
   readonly #byAgent = new Map<string, Set<AgentSession>>();
   readonly #held = new Map<string, AgentSession>();
   readonly #orphans = new Map<string, Orphan>();
+  /** Tasks being submitted straight to a connection (between their transaction and delivery). */
+  readonly #direct = new Set<string>();
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
@@ -175,9 +178,56 @@ export class AgentHub implements SessionHost {
     if (session.unclaimed > 0) this.#schedule(session);
   }
 
+  /**
+   * Direct dispatch: a connection of `agentId` with a free slot takes a task being submitted to it
+   * in the submit's own transaction (created IN_PROGRESS under this connection's lease), instead of
+   * an assignment now and a claim after it — one transaction and one round of events less between
+   * a submit and the agent. The slot is held until `deliver` (after the commit) or `release`.
+   */
+  reserve(agentId: string): DirectDispatch | undefined {
+    for (const session of this.#byAgent.get(agentId) ?? []) {
+      if (session.closed || !session.isReady || session.free <= 0) continue;
+      session.reserved++;
+      let settled = false;
+      let bound: string | undefined;
+      const settle = () => {
+        if (settled) return false;
+        settled = true;
+        session.reserved--;
+        return true;
+      };
+      return {
+        owner: session.owner,
+        leaseMs: this.leaseMs,
+        bind: (taskId) => {
+          bound = taskId;
+          this.#direct.add(taskId);
+        },
+        deliver: (task) => {
+          this.#direct.delete(task.id);
+          if (!settle()) return;
+          if (!session.closed) return session.deliver([task]);
+          // The connection closed meanwhile: its next one may adopt the task, else the lease expires.
+          this.#orphans.set(task.id, {
+            owner: session.owner,
+            attempt: task.attempts,
+            agentId,
+            until: Date.now() + this.leaseMs,
+          });
+        },
+        release: () => {
+          if (bound !== undefined) this.#direct.delete(bound);
+          if (settle()) this.slotFreed(session);
+        },
+      };
+    }
+    return undefined;
+  }
+
   #changed(event: TaskChangedEvent): void {
     if (event.status === 'ASSIGNED') {
-      if (event.assignee) this.#wake(event.assignee);
+      // A task dispatched directly is already its connection's: nothing to claim.
+      if (event.assignee && !this.#direct.has(event.id)) this.#wake(event.assignee);
       return;
     }
     if (!ENDED.has(event.status)) return;

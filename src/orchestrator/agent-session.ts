@@ -98,8 +98,11 @@ export class AgentSession {
     });
   }
 
+  /** Slots promised to tasks being submitted straight to this connection (see AgentHub.reserve). */
+  reserved = 0;
+
   get free(): number {
-    return this.concurrency - this.tasks.size;
+    return this.concurrency - this.tasks.size - this.reserved;
   }
 
   send(message: ServerMessage): void {

@@ -193,8 +193,9 @@ export async function createTask(
 }
 
 /**
- * The moves of a task just inserted: its creation, and PENDING → ASSIGNED (checked by the state
- * machine) when it was created with an assignee. The caller counts the assignee's workload.
+ * The moves of a task just inserted: its creation, PENDING → ASSIGNED (checked by the state
+ * machine) when it was created with an assignee, and ASSIGNED → IN_PROGRESS when it was dispatched
+ * straight to a connection. The caller counts the assignee's workload.
  */
 export async function recordCreation(tx: StoreTx, created: Task, ctx: TaskContext): Promise<void> {
   const pending: Task = { ...created, status: 'PENDING', assignee: null, assignedAt: null };
@@ -205,11 +206,28 @@ export async function recordCreation(tx: StoreTx, created: Task, ctx: TaskContex
     parentId: created.parentId,
   });
   if (created.assignee === null) return;
+  const assigned: Task = { ...created, status: 'ASSIGNED', attempts: 0, startedAt: null, leaseOwner: null };
   transition(pending, 'ASSIGNED');
-  await record(tx, created, 'PENDING', 'ASSIGNED', ctx, created.why, created.createdAt, {
+  await record(tx, assigned, 'PENDING', 'ASSIGNED', ctx, created.why, created.createdAt, {
     assignee: created.assignee,
     attempts: 0,
   });
+  if (created.status !== 'IN_PROGRESS') return;
+  // Dispatched directly: the first attempt started with the creation, under its connection's lease.
+  transition(assigned, 'IN_PROGRESS');
+  await record(
+    tx,
+    created,
+    'ASSIGNED',
+    'IN_PROGRESS',
+    { actor: { type: 'agent', id: created.assignee } },
+    null,
+    created.createdAt,
+    {
+      assignee: created.assignee,
+      attempts: created.attempts,
+    },
+  );
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   delegator,
   namedWhy,
 } from './assign-task.ts';
+import type { DirectDispatch, DirectDispatcher } from './direct-dispatch.ts';
 import { GroupCommit } from './group-commit.ts';
 import { Batcher, settleEach } from './task-batches.ts';
 import type { TaskContext } from './task-context.ts';
@@ -62,6 +63,8 @@ export interface TaskServiceOptions {
   blocked?: AssignRules['blocked'];
   /** How long a retry waits before it may be claimed again. */
   backoff?: RetryBackoff;
+  /** Hands a task being submitted to a named agent straight to one of its connections (AgentHub). */
+  dispatch?: DirectDispatcher;
 }
 
 /** A task with its status history and log, as `GET /api/tasks/<id>` shows it. */
@@ -83,9 +86,10 @@ export class TaskService {
   /** Submits (and attempt outcomes, in TaskLeases) commit in groups under load. */
   readonly #group: GroupCommit;
   /** Submits to named agents of one moment, done together (see #submitNamed). */
-  readonly #named = new Batcher<{ request: SubmitTask; ctx: TaskContext }, { task: Task; created: boolean }>(
-    (items) => this.#group.run((tx) => this.#submitNamed(tx, items)),
+  readonly #named = new Batcher<NamedSubmit, { task: Task; created: boolean }>((items) =>
+    this.#flushNamed(items),
   );
+  readonly #dispatch: DirectDispatcher | undefined;
   readonly rules: AssignRules;
   /** Attempts, leases, deadlines (runners and remote agents use these). */
   readonly leases: TaskLeases;
@@ -93,6 +97,7 @@ export class TaskService {
   constructor(store: Store, options: TaskServiceOptions = {}) {
     this.#store = store;
     this.#bus = options.bus;
+    this.#dispatch = options.dispatch;
     this.rules = {
       maxDepth: options.maxDepth ?? 8,
       policy: options.delegation ?? {},
@@ -152,15 +157,36 @@ export class TaskService {
     return this.#group.run((tx) => this.#submitOne(tx, request, ctx));
   }
 
+  /**
+   * Submits to named agents of one moment, with a slot of a connection of the agent reserved for
+   * each where there is one (direct dispatch): delivered once committed, released otherwise.
+   */
+  async #flushNamed(items: NamedSubmit[]) {
+    const direct = items.map((item) => this.#dispatch?.(item.request.agentId ?? ''));
+    const withSlots = items.map((item, i) => ({ ...item, direct: direct[i] }));
+    let results: Array<{ value: { task: Task; created: boolean } } | { error: unknown }> | undefined;
+    try {
+      results = await this.#group.run((tx) => this.#submitNamed(tx, withSlots));
+      return results;
+    } finally {
+      for (const [i, slot] of direct.entries()) {
+        const result = results?.[i];
+        if (slot && result && 'value' in result && result.value.task.status === 'IN_PROGRESS') {
+          slot.deliver(result.value.task);
+        } else slot?.release();
+      }
+    }
+  }
+
   /** Top-level tasks for named agents: the agents read at once, the tasks inserted at once. */
-  #submitNamed(tx: StoreTx, items: Array<{ request: SubmitTask; ctx: TaskContext }>) {
+  #submitNamed(tx: StoreTx, items: NamedSubmit[]) {
     const now = new Date();
     const creators = new Map<string, Promise<{ id: string; tier: Tier } | undefined>>();
     const agents = tx.agents.getMany([...new Set(items.map((item) => item.request.agentId ?? ''))]);
     return settleEach(
       tx,
       items,
-      async ({ request, ctx }) => {
+      async ({ request, ctx, direct }) => {
         const key = `${ctx.actor.type}:${ctx.actor.id}`;
         if (!creators.has(key)) creators.set(key, delegator(tx, ctx.actor));
         const from = await creators.get(key);
@@ -170,14 +196,20 @@ export class TaskService {
         const draft = newDraft(request, ctx, null, now);
         const blocked = await this.rules.blocked?.(tx, agentId, draftTask(draft));
         if (blocked) throw new ZiggieError('BUDGET_EXCEEDED', blocked, { agent: agentId, task: draft.id });
-        return { draft, ctx, why: namedWhy(agentId, ctx), agentId };
+        return { draft, ctx, why: namedWhy(agentId, ctx), agentId, direct };
       },
       async (tx, accepted) => {
         const created = await tx.tasks.insertMany(
-          accepted.map(({ checked }) => ({
-            task: checked.draft,
-            assignment: { assignee: checked.agentId, why: checked.why },
-          })),
+          accepted.map(({ checked }) => {
+            checked.direct?.bind(checked.draft.id);
+            const lease = checked.direct
+              ? { owner: checked.direct.owner, expiresAt: new Date(now.getTime() + checked.direct.leaseMs) }
+              : undefined;
+            return {
+              task: checked.draft,
+              assignment: { assignee: checked.agentId, why: checked.why, ...(lease ? { lease } : {}) },
+            };
+          }),
         );
         for (const { checked } of accepted) await countWorkload(tx, checked.agentId, 1);
         for (const [i, task] of created.entries())
@@ -438,6 +470,13 @@ function addUsage(task: Task, usage: z.infer<typeof CompleteTaskSchema>['usage']
     outputTokens: task.outputTokens + usage.outputTokens,
     cost: task.cost + usage.cost,
   };
+}
+
+/** A submit on the set-wise path, and the connection slot reserved for it, if any. */
+interface NamedSubmit {
+  request: SubmitTask;
+  ctx: TaskContext;
+  direct?: DirectDispatch | undefined;
 }
 
 /** A top-level task for a named agent, without an idempotency key: it can be submitted set-wise. */

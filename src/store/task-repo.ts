@@ -547,10 +547,11 @@ function toSet(changes: TaskUpdate): Partial<Insertable<TasksTable>> {
 /** The row of a new task: zero counters, PENDING or (with an assignee) ASSIGNED since its creation. */
 function newRow(task: NewTask, assignment?: TaskAssignment): Insertable<TasksTable> {
   const at = task.createdAt.getTime();
+  const started = assignment?.assignee !== undefined && assignment.lease !== undefined;
   return {
     id: task.id,
     task_type: task.taskType,
-    status: assignment?.assignee ? 'ASSIGNED' : 'PENDING',
+    status: assignment?.assignee ? (started ? 'IN_PROGRESS' : 'ASSIGNED') : 'PENDING',
     priority: task.priority,
     workspace: task.workspace,
     creator_type: task.creator.type,
@@ -562,7 +563,7 @@ function newRow(task: NewTask, assignment?: TaskAssignment): Insertable<TasksTab
     depth: task.depth,
     required_skills_json: JSON.stringify(task.requiredSkills),
     input_json: JSON.stringify(task.input ?? null),
-    attempts: 0,
+    attempts: started ? 1 : 0,
     max_attempts: task.maxAttempts,
     rejections: 0,
     idempotency_key: task.idempotencyKey,
@@ -576,26 +577,29 @@ function newRow(task: NewTask, assignment?: TaskAssignment): Insertable<TasksTab
     awaiting_children: 0,
     assigned_at: assignment?.assignee ? at : null,
     why: assignment?.why ?? null,
+    started_at: started ? at : null,
+    lease_owner: started ? (assignment?.lease?.owner ?? null) : null,
+    lease_expires_at: started ? (assignment?.lease?.expiresAt.getTime() ?? null) : null,
   };
 }
 
 /** What was written, without reading it back (every column is known). */
 function writtenTask(row: Insertable<TasksTable>): Task {
   return toTask({
-    ...row,
     output_json: null,
     error_json: null,
     review_feedback: null,
-    assigned_at: row.assigned_at ?? null,
+    assigned_at: null,
     started_at: null,
     review_requested_at: null,
     reviewed_at: null,
     completed_at: null,
     duration_ms: null,
-    why: row.why ?? null,
+    why: null,
     lease_owner: null,
     lease_expires_at: null,
     not_before: null,
+    ...row,
   } as Selectable<TasksTable>);
 }
 

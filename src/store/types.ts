@@ -335,6 +335,8 @@ export interface ActiveAgentCount {
 export interface TaskAssignment {
   assignee?: string;
   why: string;
+  /** With an assignee: the task starts its first attempt at once, under this lease (direct dispatch). */
+  lease?: { owner: string; expiresAt: Date };
 }
 
 /** A new task as the service builds it (every field of `Task` but the counters and later times). */

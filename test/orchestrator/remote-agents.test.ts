@@ -180,6 +180,30 @@ describe.each(DIALECTS)('remote agents (%s)', (_dialect, start) => {
     ]);
   });
 
+  it('a task submitted to a connected agent with a free slot goes straight to it (one transaction)', async () => {
+    const token = await register('direct-1', { tier: 'L3', capacity: 1 });
+    let release: () => void = () => {};
+    const hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await connect(token, async () => {
+      await hold;
+      return 'done';
+    });
+    const first = await admin.submit({ taskType: 'direct', agentId: 'direct-1' });
+    // Created IN_PROGRESS under the connection's lease: assigned and started in the submit itself.
+    expect(first).toMatchObject({ status: 'IN_PROGRESS', assignee: 'direct-1', attempts: 1 });
+    const detail = await admin.get(first.id);
+    expect(detail.transitions.map((t) => t.to)).toEqual(['PENDING', 'ASSIGNED', 'IN_PROGRESS']);
+    expect(new Set(detail.transitions.map((t) => t.at)).size).toBe(1);
+    // No free slot left: the next one is only assigned, and claimed once the first is done.
+    const second = await admin.submit({ taskType: 'direct', agentId: 'direct-1' });
+    expect(second).toMatchObject({ status: 'ASSIGNED', attempts: 0 });
+    release();
+    expect(await finished(admin, first.id)).toMatchObject({ status: 'COMPLETED', output: 'done' });
+    expect(await finished(admin, second.id)).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+  });
+
   it('runs many tasks, several per message, never more at once than the concurrency', async () => {
     const token = await register('batch-1', { tier: 'L3', skills: ['batch'], capacity: 8 });
     let running = 0;
