@@ -249,6 +249,9 @@ export class AgentHub implements SessionHost {
 
   #schedule(session: AgentSession): void {
     if (session.closed || !session.isReady || session.free <= 0) return;
+    // A busy connection claims once a quarter of its slots is free, not at every freed slot: fewer,
+    // larger claims (each is a query and an update), while the agent works on what it holds.
+    if (session.tasks.size > 0 && session.free < Math.max(1, Math.floor(session.concurrency / 4))) return;
     if (session.claiming) {
       session.claimAgain = true;
       return;
