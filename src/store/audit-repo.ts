@@ -61,19 +61,27 @@ export class SqlAuditRepo implements AuditRepo {
         return { ...hashed, hash: prevHash };
       });
       const rows = written.map(toRow);
-      if (this.#writer) this.#writer.insert('audit_log', rows as unknown as Array<Record<string, unknown>>);
-      else
+      const moved = { last_id: id, last_hash: prevHash };
+      if (this.#writer) {
+        this.#writer.insert('audit_log', rows as unknown as Array<Record<string, unknown>>);
+      } else if (this.#dialect === 'postgres' && rows.length <= ROWS_PER_INSERT) {
+        // One round trip: the entries and the head move in one statement (a data-modifying CTE).
+        await trx
+          .with('entries', (db) => db.insertInto('audit_log').values(rows))
+          .updateTable('audit_head')
+          .set(moved)
+          .where('id', '=', 1)
+          .execute();
+        return written;
+      } else {
         for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
           await trx
             .insertInto('audit_log')
             .values(rows.slice(start, start + ROWS_PER_INSERT))
             .execute();
         }
-      await trx
-        .updateTable('audit_head')
-        .set({ last_id: id, last_hash: prevHash })
-        .where('id', '=', 1)
-        .execute();
+      }
+      await trx.updateTable('audit_head').set(moved).where('id', '=', 1).execute();
       return written;
     });
   }
