@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../core/access.ts';
 import type { NewAgent } from '../core/agent.ts';
 import { NewAgentSchema } from '../core/agent.ts';
+import { type NewWorkspace, NewWorkspaceSchema } from '../core/workspace.ts';
 import { forEachDialect } from '../store/test-stores.ts';
 import { type TaskContext, TaskService } from './task-service.ts';
 
@@ -284,6 +285,45 @@ describe('TaskService', () => {
         code: 'CONFLICT',
       });
       expect(await workload('micro-1')).toBe((held ?? 0) - 1);
+    });
+
+    it('serves waiting tasks P0 workspace first, then by priority, then oldest, when capacity frees up', async () => {
+      const ws = (name: string, priority: 'P0' | 'P1' | 'P2') =>
+        store().workspaces.insert(
+          NewWorkspaceSchema.parse({ name, path: `/${name}`, priority }) as NewWorkspace,
+          'api',
+        );
+      await ws('serve-p0', 'P0');
+      await ws('serve-p2', 'P2');
+      await store().agents.insert([
+        NewAgentSchema.parse({
+          id: 'server-1',
+          name: 'server-1',
+          tier: 'L2',
+          parent: 'lead',
+          skills: ['serve'],
+        }) as NewAgent,
+      ]);
+      // One slot, taken; three wait: P2 critical (oldest), P0 low, P0 high (newest).
+      const busy = (await tasks.submit({ taskType: 'busy', skills: ['serve'] }, operator)).task;
+      expect(busy.assignee).toBe('server-1');
+      const submit = async (workspace: string, priority: string) =>
+        (await tasks.submit({ taskType: 'wait', skills: ['serve'], workspace, priority }, operator)).task;
+      const p2Critical = await submit('serve-p2', 'CRITICAL');
+      const p0Low = await submit('serve-p0', 'LOW');
+      const p0High = await submit('serve-p0', 'HIGH');
+      for (const t of [p2Critical, p0Low, p0High]) expect(t.status).toBe('PENDING');
+      const served: string[] = [];
+      for (const done of [busy, p0High, p0Low]) {
+        await tasks.start(done.id, operator);
+        await tasks.complete(done.id, {}, operator);
+        expect(await tasks.assignPending()).toBe(1);
+        const now = await Promise.all([p2Critical, p0Low, p0High].map((t) => store().tasks.get(t.id)));
+        served.push(
+          ...now.filter((t) => t?.status === 'ASSIGNED' && !served.includes(t.id)).map((t) => t?.id ?? ''),
+        );
+      }
+      expect(served).toEqual([p0High.id, p0Low.id, p2Critical.id]);
     });
   });
 });

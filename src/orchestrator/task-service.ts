@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { z } from 'zod';
 import type { Bus } from '../bus/bus.ts';
+import { compareForService, type WorkspacePriority } from '../core/assignment.ts';
 import { delegableTiers } from '../core/delegation.ts';
 import { ZiggieError } from '../core/errors.ts';
 import { type DelegationPolicy, isAbove, type Tier } from '../core/policy.ts';
@@ -19,6 +20,7 @@ import {
   type TaskTransition,
 } from '../core/task.ts';
 import { isTerminal, transition } from '../core/task-states.ts';
+
 import type { Page } from '../store/cursor.ts';
 import type { NewTask, Store, StoreTx, TaskFilter } from '../store/types.ts';
 import {
@@ -319,16 +321,29 @@ export class TaskService {
 
   /**
    * Tries again to assign PENDING tasks that name skills (capacity freed up, an agent came back):
-   * each as its creator would, so that the delegation rules are those of the submit. Answers how
-   * many got an agent. The runner calls it when capacity frees up.
+   * each as its creator would, so that the delegation rules are those of the submit, in the order
+   * waiting work is served (`compareForService`). Answers how many got an agent. The runner calls it
+   * when capacity frees up.
    */
   async assignPending(limit = 50): Promise<number> {
-    const page = await this.#store.tasks.list({ status: 'PENDING' }, { limit });
+    const page = await this.#store.tasks.list({ status: 'PENDING' }, { limit: limit * 4 });
+    const waiting = page.items.filter((task) => task.requiredSkills.length > 0);
+    // Served as DESIGN.md says when capacity is short: P0 workspaces first, then priority, then age.
+    const ranks = new Map<string, WorkspacePriority | undefined>();
+    for (const name of new Set(waiting.flatMap((task) => (task.workspace ? [task.workspace] : [])))) {
+      ranks.set(name, (await this.#store.workspaces.get(name))?.priority);
+    }
+    const order = (task: Task) => ({
+      priority: task.priority,
+      createdAt: task.createdAt.getTime(),
+      ...(task.workspace && ranks.get(task.workspace)
+        ? { workspacePriority: ranks.get(task.workspace) }
+        : {}),
+    });
+    waiting.sort((a, b) => compareForService(order(a), order(b)));
     let assigned = 0;
-    // The page is newest first; the oldest waited longest.
-    for (const waiting of page.items.reverse()) {
-      if (waiting.requiredSkills.length === 0) continue;
-      const task = await this.#change(waiting.id, (tx, task) =>
+    for (const candidate of waiting.slice(0, limit)) {
+      const task = await this.#change(candidate.id, (tx, task) =>
         task.status === 'PENDING'
           ? assignTask(tx, task, { skills: task.requiredSkills }, { actor: task.creator }, this.rules)
           : Promise.resolve(task),
