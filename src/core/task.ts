@@ -49,6 +49,10 @@ export const SubmitTaskSchema = z
      * cancelled; `any` completes when at least one completed.
      */
     childPolicy: z.enum(['all', 'any']).optional(),
+    /** `high`: Elite agents are considered for it in a P0 workspace (issue 4 §3). */
+    complexity: z.enum(['normal', 'high']).optional(),
+    /** A milestone: Elite agents are considered for it in a P0 workspace. */
+    milestone: z.boolean().optional(),
   })
   .refine((task) => !(task.agentId && task.skills), {
     message: 'give agentId or skills, not both',
@@ -130,6 +134,9 @@ export interface Task {
   childPolicy: ChildPolicy | null;
   /** The agent handed the task over to its subtasks: it settles when they do. */
   awaitingChildren: boolean;
+  /** High complexity or a milestone: Elite agents are considered for it in a P0 workspace. */
+  complexity: 'normal' | 'high';
+  milestone: boolean;
 }
 
 export type ChildPolicy = 'all' | 'any';

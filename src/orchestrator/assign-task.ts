@@ -111,6 +111,8 @@ export async function chooseAssignee(
       ...(request.tier ? { tier: request.tier } : {}),
       priority: task.priority,
       ...(workspace ? { workspacePriority: workspace.priority } : {}),
+      highComplexity: task.complexity === 'high',
+      milestone: task.milestone,
     };
     // The best agent over its budget is passed over for the next best, a few times at most (each
     // check is a query); when every one tried is blocked, the task waits and `why` names the budget.

@@ -325,5 +325,42 @@ describe('TaskService', () => {
       }
       expect(served).toEqual([p0High.id, p0Low.id, p2Critical.id]);
     });
+
+    it('considers Elite agents only for P0 work that is high-complexity or a milestone (or CRITICAL)', async () => {
+      await store().workspaces.insert(
+        NewWorkspaceSchema.parse({ name: 'elite-p0', path: '/elite-p0', priority: 'P0' }) as NewWorkspace,
+        'api',
+      );
+      await store().workspaces.insert(
+        NewWorkspaceSchema.parse({ name: 'elite-p2', path: '/elite-p2', priority: 'P2' }) as NewWorkspace,
+        'api',
+      );
+      await store().agents.insert(
+        [
+          { id: 'forge-dev', tier: 'L2', parent: 'lead', skills: ['forge'], capacity: 10 },
+          {
+            id: 'forge-elite',
+            tier: 'L2',
+            parent: 'lead',
+            team: 'Elite-Technical',
+            skills: ['forge'],
+            capacity: 10,
+          },
+        ].map((a) => NewAgentSchema.parse({ name: a.id, ...a }) as NewAgent),
+      );
+      const submit = async (body: Record<string, unknown>) =>
+        (await tasks.submit({ taskType: 'forge', skills: ['forge'], ...body }, operator)).task;
+      // The regular agent gets a task first, so that the Elite one (idle) wins on load when allowed.
+      expect(await submit({ workspace: 'elite-p0' })).toMatchObject({ assignee: 'forge-dev' });
+      const high = await submit({ workspace: 'elite-p0', complexity: 'high' });
+      expect(high).toMatchObject({ assignee: 'forge-elite', complexity: 'high', milestone: false });
+      expect(high.why).toMatch(/Elite/);
+      expect(await submit({ workspace: 'elite-p0', milestone: true })).toMatchObject({ milestone: true });
+      // Not P0: a milestone elsewhere stays with the regular agents.
+      expect(await submit({ workspace: 'elite-p2', milestone: true })).toMatchObject({
+        assignee: 'forge-dev',
+      });
+      expect((await store().tasks.get(high.id))?.complexity).toBe('high');
+    });
   });
 });

@@ -525,6 +525,8 @@ function newDraft(request: SubmitTask, ctx: TaskContext, parent: Task | null, no
     deadline: request.deadline === undefined ? null : new Date(request.deadline),
     createdAt: now,
     childPolicy: request.childPolicy ?? null,
+    complexity: request.complexity ?? 'normal',
+    milestone: request.milestone ?? false,
   };
 }
 

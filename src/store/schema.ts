@@ -205,6 +205,8 @@ export interface TasksTable {
   not_before: number | null;
   child_policy: string | null;
   awaiting_children: number | null;
+  complexity: string | null;
+  milestone: number | null;
 }
 
 /** Lines of a task's log (executor output), in order. */

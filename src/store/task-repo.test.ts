@@ -19,6 +19,8 @@ const newTask = (overrides: Partial<NewTask> = {}): NewTask => ({
   idempotencyKey: null,
   deadline: null,
   childPolicy: null,
+  complexity: 'normal',
+  milestone: false,
   createdAt: new Date(1_700_000_000_000 + counter),
   ...overrides,
 });

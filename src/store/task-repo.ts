@@ -575,6 +575,8 @@ function newRow(task: NewTask, assignment?: TaskAssignment): Insertable<TasksTab
     cost: 0,
     child_policy: task.childPolicy,
     awaiting_children: 0,
+    complexity: task.complexity === 'high' ? 'high' : null,
+    milestone: task.milestone ? 1 : 0,
     assigned_at: assignment?.assignee ? at : null,
     why: assignment?.why ?? null,
     started_at: started ? at : null,
@@ -653,6 +655,8 @@ function toTask(row: Selectable<TasksTable>): Task {
     notBefore: date(row.not_before),
     childPolicy: row.child_policy as ChildPolicy | null,
     awaitingChildren: Number(row.awaiting_children ?? 0) === 1,
+    complexity: row.complexity === 'high' ? 'high' : 'normal',
+    milestone: Number(row.milestone ?? 0) === 1,
   };
 }
 

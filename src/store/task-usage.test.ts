@@ -42,6 +42,8 @@ async function seed(store: Store, tasks: readonly Seed[]): Promise<void> {
       idempotencyKey: null,
       deadline: null,
       childPolicy: null,
+      complexity: 'normal',
+      milestone: false,
       createdAt: new Date(t.at),
     });
     await store.tasks.update(t.id, {

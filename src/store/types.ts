@@ -356,6 +356,8 @@ export type NewTask = Pick<
   | 'deadline'
   | 'createdAt'
   | 'childPolicy'
+  | 'complexity'
+  | 'milestone'
 >;
 
 /** What a change of a task writes: the fields given, nothing else (`updatedAt` always). */

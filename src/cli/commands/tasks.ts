@@ -42,6 +42,8 @@ interface SubmitFlags extends RemoteFlags {
   idempotencyKey?: string;
   parent?: string;
   maxAttempts?: string;
+  complexity?: string;
+  milestone?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -105,7 +107,9 @@ export function registerTasks(program: Command): void {
       .option('--deadline <time>', 'ISO 8601 time')
       .option('--idempotency-key <key>', 'submitting again with the same key answers the same task')
       .option('--parent <id>', 'make it a subtask of this task')
-      .option('--max-attempts <n>', 'attempts before FAILED is final (default 3)'),
+      .option('--max-attempts <n>', 'attempts before FAILED is final (default 3)')
+      .option('--complexity <level>', 'normal or high (high: Elite agents are considered in a P0 workspace)')
+      .option('--milestone', 'a milestone (Elite agents are considered in a P0 workspace)'),
   ).action(async (taskType: string, flags: SubmitFlags) => {
     const body: Record<string, unknown> = { taskType };
     if (flags.input !== undefined) body.input = parseJson('--input', flags.input);
@@ -117,6 +121,8 @@ export function registerTasks(program: Command): void {
     if (flags.deadline !== undefined) body.deadline = flags.deadline;
     if (flags.idempotencyKey !== undefined) body.idempotencyKey = flags.idempotencyKey;
     if (flags.parent !== undefined) body.parentId = flags.parent;
+    if (flags.complexity !== undefined) body.complexity = flags.complexity;
+    if (flags.milestone) body.milestone = true;
     if (flags.maxAttempts !== undefined) {
       if (!/^\d+$/.test(flags.maxAttempts)) {
         throw new ZiggieError(

@@ -48,6 +48,8 @@ function makeContext(binding: Record<string, unknown>, input: unknown = null) {
     notBefore: null,
     childPolicy: null,
     awaitingChildren: false,
+    complexity: 'normal',
+    milestone: false,
   };
   const agent = { id: 'writer', name: 'Writer', tier: 'L3', executor: binding } as unknown as Agent;
   const controller = new AbortController();

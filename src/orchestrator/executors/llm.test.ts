@@ -67,6 +67,8 @@ const task: Task = {
   notBefore: null,
   childPolicy: null,
   awaitingChildren: false,
+  complexity: 'normal',
+  milestone: false,
 };
 
 const agent: Agent = {

@@ -52,6 +52,8 @@ function makeContext(binding: Record<string, unknown>, input: unknown = null) {
     notBefore: null,
     childPolicy: null,
     awaitingChildren: false,
+    complexity: 'normal',
+    milestone: false,
   };
   const agent = { id: 'dev-a', name: 'Dev A', tier: 'L2', executor: binding } as unknown as Agent;
   const controller = new AbortController();

@@ -9,6 +9,7 @@ import { registryMigration } from './0004-registry.ts';
 import { authMigration } from './0005-auth.ts';
 import { tasksMigration } from './0006-tasks.ts';
 import { taskRuntimeMigration } from './0007-task-runtime.ts';
+import { taskComplexityMigration } from './0008-task-complexity.ts';
 import type { StoreMigration } from './types.ts';
 
 /**
@@ -23,6 +24,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreM
   ['0005-auth', authMigration],
   ['0006-tasks', tasksMigration],
   ['0007-task-runtime', taskRuntimeMigration],
+  ['0008-task-complexity', taskComplexityMigration],
 ];
 
 /** A static provider: migrations are imported modules, so nothing depends on the files on disk. */
