@@ -1,72 +1,25 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../core/agent.ts';
 import { ZiggieError } from '../../core/errors.ts';
-import type { Task } from '../../core/task.ts';
 import { httpExecutor } from './http.ts';
-import { ExecutionError, type TaskLogStream } from './types.ts';
+import { executionContext, runningTask } from './test-context.ts';
+import { ExecutionError } from './types.ts';
 
 /** A context as the runner builds it, with the log kept for assertions. */
 function makeContext(binding: Record<string, unknown>, input: unknown = null) {
-  const now = new Date();
-  const task: Task = {
-    id: 'tsk_http_1',
-    taskType: 'summarize',
-    status: 'IN_PROGRESS',
-    priority: 'HIGH',
-    workspace: 'docs',
-    creator: { type: 'user', id: 'op' },
-    assignee: 'writer',
-    reviewer: null,
-    parentId: null,
-    depth: 0,
-    requiredSkills: [],
-    input,
-    output: null,
-    error: null,
-    reviewFeedback: null,
-    attempts: 2,
-    maxAttempts: 3,
-    rejections: 0,
-    idempotencyKey: null,
-    deadline: null,
-    createdAt: now,
-    assignedAt: now,
-    startedAt: now,
-    reviewRequestedAt: null,
-    reviewedAt: null,
-    completedAt: null,
-    updatedAt: now,
-    durationMs: null,
-    inputTokens: 0,
-    outputTokens: 0,
-    cost: 0,
-    why: null,
-    leaseOwner: 'runner-1',
-    leaseExpiresAt: null,
-    notBefore: null,
-    childPolicy: null,
-    awaitingChildren: false,
-    complexity: 'normal',
-    milestone: false,
-  };
-  const agent = { id: 'writer', name: 'Writer', tier: 'L3', executor: binding } as unknown as Agent;
-  const controller = new AbortController();
-  const logs: Array<{ stream: TaskLogStream; text: string }> = [];
-  const noTools = () => {
-    throw new Error('the http executor uses no gateway tools');
-  };
-  const context = {
-    task,
-    agent,
-    binding: httpExecutor.parse(binding),
-    signal: controller.signal,
-    log: (stream: TaskLogStream, text: string) => logs.push({ stream, text }),
-    progress: () => {},
-    tools: { list: noTools, call: noTools },
-  };
-  return { context, controller, logs };
+  return executionContext(httpExecutor, binding, {
+    task: runningTask({
+      id: 'tsk_http_1',
+      taskType: 'summarize',
+      priority: 'HIGH',
+      workspace: 'docs',
+      assignee: 'writer',
+      input,
+      attempts: 2,
+    }),
+    agent: { id: 'writer', name: 'Writer', tier: 'L3' },
+  });
 }
 
 interface Received {

@@ -14,6 +14,7 @@ import type { Agent } from '../../core/agent.ts';
 import { ZiggieError } from '../../core/errors.ts';
 import type { Task } from '../../core/task.ts';
 import { llmExecutor } from './llm.ts';
+import { runningTask } from './test-context.ts';
 import { type AgentTool, type AgentTools, ExecutionError } from './types.ts';
 
 const KEY_ENV = 'ZIGGIE_TEST_LLM_KEY';
@@ -29,47 +30,14 @@ const HIDDEN: AgentTool = {
   inputSchema: { type: 'object' },
 };
 
-const task: Task = {
+const task: Task = runningTask({
   id: 'tsk_1',
   taskType: 'summarize',
-  status: 'IN_PROGRESS',
-  priority: 'MEDIUM',
-  workspace: null,
   creator: { type: 'user', id: 'alice' },
   assignee: 'writer',
-  reviewer: null,
-  parentId: null,
-  depth: 0,
-  requiredSkills: [],
   input: { doc: 'hello world' },
-  output: null,
-  error: null,
-  reviewFeedback: null,
-  attempts: 1,
-  maxAttempts: 3,
-  rejections: 0,
-  idempotencyKey: null,
-  deadline: null,
-  createdAt: new Date(),
-  assignedAt: new Date(),
-  startedAt: new Date(),
-  reviewRequestedAt: null,
-  reviewedAt: null,
-  completedAt: null,
-  updatedAt: new Date(),
-  durationMs: null,
-  inputTokens: 0,
-  outputTokens: 0,
-  cost: 0,
-  why: null,
-  leaseOwner: 'runner-1',
   leaseExpiresAt: new Date(),
-  notBefore: null,
-  childPolicy: null,
-  awaitingChildren: false,
-  complexity: 'normal',
-  milestone: false,
-};
+});
 
 const agent: Agent = {
   id: 'writer',

@@ -3,75 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Agent } from '../../core/agent.ts';
 import { ZiggieError } from '../../core/errors.ts';
-import type { Task } from '../../core/task.ts';
 import { shellExecutor } from './shell.ts';
-import { ExecutionError, type TaskLogStream } from './types.ts';
+import { executionContext, runningTask } from './test-context.ts';
+import { ExecutionError } from './types.ts';
 
 const FIXTURE = join(import.meta.dirname, '../../../test/fixtures/shell-agent.mjs');
 
 /** A context as the runner builds it, with the log kept for assertions. */
 function makeContext(binding: Record<string, unknown>, input: unknown = null) {
-  const now = new Date();
-  const task: Task = {
-    id: 'tsk_shell_1',
-    taskType: 'render',
-    status: 'IN_PROGRESS',
-    priority: 'MEDIUM',
-    workspace: 'studio',
-    creator: { type: 'user', id: 'op' },
-    assignee: 'dev-a',
-    reviewer: null,
-    parentId: null,
-    depth: 0,
-    requiredSkills: [],
-    input,
-    output: null,
-    error: null,
-    reviewFeedback: null,
-    attempts: 1,
-    maxAttempts: 3,
-    rejections: 0,
-    idempotencyKey: null,
-    deadline: null,
-    createdAt: now,
-    assignedAt: now,
-    startedAt: now,
-    reviewRequestedAt: null,
-    reviewedAt: null,
-    completedAt: null,
-    updatedAt: now,
-    durationMs: null,
-    inputTokens: 0,
-    outputTokens: 0,
-    cost: 0,
-    why: null,
-    leaseOwner: 'runner-1',
-    leaseExpiresAt: null,
-    notBefore: null,
-    childPolicy: null,
-    awaitingChildren: false,
-    complexity: 'normal',
-    milestone: false,
-  };
-  const agent = { id: 'dev-a', name: 'Dev A', tier: 'L2', executor: binding } as unknown as Agent;
-  const controller = new AbortController();
-  const logs: Array<{ stream: TaskLogStream; text: string }> = [];
-  const noTools = () => {
-    throw new Error('the shell executor uses no gateway tools');
-  };
-  const context = {
-    task,
-    agent,
-    binding: shellExecutor.parse(binding),
-    signal: controller.signal,
-    log: (stream: TaskLogStream, text: string) => logs.push({ stream, text }),
-    progress: () => {},
-    tools: { list: noTools, call: noTools },
-  };
-  const lines = (stream: TaskLogStream) => logs.filter((l) => l.stream === stream).map((l) => l.text);
-  return { context, controller, logs, lines };
+  return executionContext(shellExecutor, binding, {
+    task: runningTask({
+      id: 'tsk_shell_1',
+      taskType: 'render',
+      workspace: 'studio',
+      assignee: 'dev-a',
+      input,
+    }),
+    agent: { id: 'dev-a', name: 'Dev A', tier: 'L2' },
+  });
 }
 
 const node = (...args: string[]) => ({ type: 'shell', command: process.execPath, args: [FIXTURE, ...args] });
