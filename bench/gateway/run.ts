@@ -42,6 +42,7 @@ import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { stringify } from 'yaml';
 import { childPids, concurrent, cpuOf, median, percentile, round, sequential } from './measure.ts';
 import { killAll, startServer, stopServer } from './processes.ts';
+import { benchToolsList } from './tools-list.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -49,9 +50,6 @@ const EVERYTHING_ENTRY = join(ROOT, 'node_modules/@modelcontextprotocol/server-e
 
 const ADDED_P50_BUDGET_MS = 0.15;
 const THROUGHPUT_BUDGET = 0.8;
-const TOOLS_LIST_BUDGET_MS = 5;
-const LIST_SERVERS = 10;
-const LIST_TOOLS_PER_SERVER = 100;
 
 const { values: opts } = parseArgs({
   options: {
@@ -487,95 +485,6 @@ async function benchElicit(ziggie: ZiggieProcess): Promise<Record<ElicitTarget['
   }
 }
 
-interface ToolsListFigures {
-  servers: number;
-  tools: number;
-  calls: number;
-  responseBytes: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** The same request as plain HTTP (fetch, body read as text): the gateway without the client's parsing. */
-  rawHttp: { p50Ms: number; p99Ms: number };
-  budgetMs: number;
-  /** Judged on the SDK client's p50 (what a client sees). */
-  pass: boolean;
-  /** Judged on the plain-HTTP p50 (what the gateway itself takes). */
-  passRawHttp: boolean;
-}
-
-async function benchToolsList(dir: string): Promise<ToolsListFigures> {
-  const total = LIST_SERVERS * LIST_TOOLS_PER_SERVER;
-  progress(`tools/list: starting Ziggie with ${LIST_SERVERS} stdio servers, ${total} tools`);
-  const servers: Record<string, unknown> = {};
-  for (let i = 0; i < LIST_SERVERS; i++) {
-    servers[`s${i}`] = {
-      command: process.execPath,
-      args: [join(HERE, 'many-tools-server.ts')],
-      env: { BENCH_TOOLS: String(LIST_TOOLS_PER_SERVER) },
-    };
-  }
-  const config = join(dir, 'list.yaml');
-  writeZiggieConfig(config, join(dir, 'list-data'), servers);
-  const { url, child } = await startServer('ziggie-server.ts', [config, String(total)], {
-    profileDir: PROF_DIR,
-  });
-  try {
-    const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`));
-    const client = await connect(transport);
-    const first = await client.listTools();
-    if (first.tools.length !== total) throw new Error(`listed ${first.tools.length} tools, not ${total}`);
-    progress(`tools/list: measuring on ${url}/mcp`);
-    const list = async () => {
-      const { tools } = await client.listTools();
-      if (tools.length !== total) throw new Error(`listed ${tools.length} tools`);
-    };
-    await sequential(100, list);
-    const latencies = await sequential(LIST_CALLS, list);
-
-    // Plain HTTP on the same session: what the gateway costs without the SDK client's parsing.
-    const headers = {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': transport.sessionId!,
-      'mcp-protocol-version': transport.protocolVersion ?? '2025-11-25',
-    };
-    let responseBytes = 0;
-    const raw = async (i: number) => {
-      const response = await fetch(`${url}/mcp`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ jsonrpc: '2.0', id: `raw-${i}`, method: 'tools/list', params: {} }),
-      });
-      const text = await response.text();
-      if (!response.ok || !text.includes('tool_099'))
-        throw new Error(`raw tools/list failed: ${response.status}`);
-      responseBytes = Buffer.byteLength(text);
-    };
-    await sequential(100, raw);
-    const rawLatencies = await sequential(LIST_CALLS, raw);
-    await client.close();
-    const p50Ms = round(percentile(latencies, 0.5));
-    const rawP50Ms = round(percentile(rawLatencies, 0.5));
-    return {
-      servers: LIST_SERVERS,
-      tools: total,
-      calls: LIST_CALLS,
-      responseBytes,
-      p50Ms,
-      p99Ms: round(percentile(latencies, 0.99)),
-      rawHttp: {
-        p50Ms: rawP50Ms,
-        p99Ms: round(percentile(rawLatencies, 0.99)),
-      },
-      budgetMs: TOOLS_LIST_BUDGET_MS,
-      pass: p50Ms < TOOLS_LIST_BUDGET_MS,
-      passRawHttp: rawP50Ms < TOOLS_LIST_BUDGET_MS,
-    };
-  } finally {
-    await stopServer(child);
-  }
-}
-
 /** The commit measured, and whether src/ differs from it. */
 function codeVersion(): { commit: string; srcModified: boolean } | undefined {
   try {
@@ -670,7 +579,15 @@ try {
       await ziggie.stop();
     }
   }
-  if (only === undefined || only === 'list') report.toolsList = await benchToolsList(dir);
+  if (only === undefined || only === 'list')
+    report.toolsList = await benchToolsList({
+      dir,
+      calls: LIST_CALLS,
+      ...(PROF_DIR ? { profileDir: PROF_DIR } : {}),
+      connect,
+      writeConfig: writeZiggieConfig,
+      progress,
+    });
   // Other work on the machine skews the figures: the load at the end tells whether there was any.
   (report.machine as Record<string, unknown>).loadAvg1mAtEnd = round(loadavg()[0] ?? 0, 2);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
