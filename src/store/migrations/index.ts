@@ -59,9 +59,9 @@ export async function migrateToLatest(
     ...(tableSchema === undefined ? {} : { migrationTableSchema: tableSchema }),
   });
   let { error, results } = await migrator.migrateToLatest();
-  // Kysely checks for its table by reading the catalog of every schema; a schema another process
-  // drops at that moment (PostgreSQL: 3F000, naming that other schema) fails the check, not our
-  // migration. Nothing was migrated yet: ask again.
+  // Kysely checks for its table by reading the catalog of every schema; a schema (or table) another
+  // process drops at that moment (PostgreSQL 3F000 or 42P01, naming that other schema) fails the
+  // check, not our migration. Nothing was migrated yet: ask again.
   for (let retry = 0; retry < 3 && isOtherSchemaDropped(error, tableSchema); retry++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
@@ -78,5 +78,12 @@ export async function migrateToLatest(
 
 function isOtherSchemaDropped(error: unknown, ours: string | undefined): boolean {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
-  return code === '3F000' && ours !== undefined && !String(message).includes(`"${ours}"`);
+  // 3F000: a schema vanished; 42P01: a table did ("<schema>.<table>"). Ours never vanish meanwhile.
+  const text = String(message);
+  return (
+    (code === '3F000' || code === '42P01') &&
+    ours !== undefined &&
+    !text.includes(`"${ours}"`) &&
+    !text.includes(`"${ours}.`)
+  );
 }
