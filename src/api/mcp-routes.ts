@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { toWebRequest } from '@modelcontextprotocol/node';
-import { isLegacyRequest } from '@modelcontextprotocol/server';
+import { type AuthInfo, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AuthService, identityKey } from '../auth/index.ts';
 import { isZiggieError } from '../core/errors.ts';
 import type { DownstreamSession } from '../gateway/downstream/session.ts';
+import { type PlainToolCall, plainToolCall } from '../gateway/downstream/stateless-fast-call.ts';
 import type { Gateway } from '../gateway/gateway.ts';
 import type { CatalogView } from '../gateway/view.ts';
 import { toZiggieError } from './error-handler.ts';
@@ -101,6 +102,9 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     // carrying one too: 2026-07-28 removed it, the per-request handler answers 404 / -32601),
     // answered by the SDK's per-request handler with the same gateway handlers.
     if (request.method === 'POST') {
+      // The common case, a plain tools/call, skips the per-request SDK server (same answer, less work).
+      const plain = plainToolCall(request.headers, body, view);
+      if (plain) return serveToolCall(reply, view, plain, authInfo);
       const webRequest = await toWebRequest(request.raw, body);
       if (!(await isLegacyRequest(webRequest, body))) {
         return reply.send(
@@ -134,6 +138,33 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     reply.hijack();
     await transport.handleRequest(request.raw, reply.raw, body);
     if (!live.has(id)) await transport.close();
+  };
+
+  const serveToolCall = async (
+    reply: FastifyReply,
+    view: CatalogView,
+    call: PlainToolCall,
+    authInfo: AuthInfo | undefined,
+  ): Promise<void> => {
+    // The client hanging up before the answer cancels the call upstream, as on the SDK path.
+    const gone = new AbortController();
+    const response = reply.raw;
+    const onClose = () => {
+      if (!response.writableFinished) gone.abort();
+    };
+    response.once('close', onClose);
+    try {
+      const answer = await gateway.stateless.serveToolCall(view, call, authInfo, gone.signal);
+      // One write, as the session transport answers (no hooks run on send: none are registered).
+      reply.hijack();
+      response.writeHead(answer.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(answer.body),
+      });
+      response.end(answer.body);
+    } finally {
+      response.off('close', onClose);
+    }
   };
 
   const withView =

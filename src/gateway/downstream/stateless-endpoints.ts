@@ -1,8 +1,14 @@
-import { createMcpHandler, type McpHttpHandler, type Server } from '@modelcontextprotocol/server';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  type McpHttpHandler,
+  type Server,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ListKind } from '../catalog.ts';
 import type { CatalogView } from '../view.ts';
 import { createSessionServer, type SessionServices } from './session-server.ts';
+import { type FastAnswer, type PlainToolCall, serveFastToolCall } from './stateless-fast-call.ts';
 
 /**
  * The 2026-07-28 (stateless) face of each endpoint: one SDK handler per view, serving every
@@ -36,6 +42,16 @@ export class StatelessEndpoints {
       this.#handlers.set(view.spec.id, entry);
     }
     return entry.handler;
+  }
+
+  /** Serves a plain `tools/call` without a per-request server (see stateless-fast-call.ts). */
+  serveToolCall(
+    view: CatalogView,
+    call: PlainToolCall,
+    authInfo: AuthInfo | undefined,
+    signal: AbortSignal,
+  ): Promise<FastAnswer> {
+    return serveFastToolCall(this.#services, view, call, authInfo, signal);
   }
 
   /**

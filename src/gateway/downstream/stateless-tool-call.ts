@@ -1,4 +1,5 @@
 import {
+  type AuthInfo,
   type CallToolRequest,
   type CallToolResult,
   CLIENT_CAPABILITIES_META_KEY,
@@ -13,10 +14,11 @@ import {
 import { invokeTool } from '../invoke-tool.ts';
 import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
-import { callerOf } from './caller.ts';
+import { callerOfAuth } from './caller.ts';
 import { toProtocolError } from './errors.ts';
 import type { HeldCall, HeldState } from './held-calls.ts';
-import { type DownstreamSession, LOG_SEVERITY } from './session.ts';
+import { LOG_SEVERITY } from './session.ts';
+import type { CallOrigin } from './session-registry.ts';
 import type { SessionServices } from './session-server.ts';
 
 /** `requestState` of a held tool call: the held call, its round, and the tool it was for. */
@@ -24,25 +26,77 @@ export interface HeldToolState extends HeldState {
   t: string;
 }
 
-/** The capabilities a stateless request's client declared in its `_meta` envelope. */
-function envelopeCapabilities(ctx: ServerContext): ClientCapabilities {
-  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  return (envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {};
+/**
+ * What a stateless tool call needs of its request: the SDK's per-request context, or Ziggie's own
+ * fast path for plain calls (src/api/stateless-fast-call.ts), which has no SDK server at all.
+ */
+export interface StatelessCallRequest {
+  /** The request's `_meta` envelope (protocol version, client capabilities, log level). */
+  readonly envelope: Record<string, unknown> | undefined;
+  readonly authInfo: AuthInfo | undefined;
+  /** Aborts when the client goes away: the upstream call is cancelled. */
+  readonly signal: AbortSignal;
+  /** The verified `requestState` of a retried round; undefined on a first round. */
+  readonly requestState: HeldToolState | undefined;
+  readonly inputResponses: Record<string, unknown> | undefined;
+  /** Sends a notification tied to this request (progress, log messages) before its answer. */
+  notify(notification: { method: string; params: Record<string, unknown> }): Promise<void>;
 }
 
-/** Whether a stateless request's client declared what an upstream asks of it. */
-export function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMethod): boolean {
-  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
+/** The stateless call request of a request the SDK's per-request server serves. */
+export function statelessRequestOf(ctx: ServerContext): StatelessCallRequest {
+  return {
+    envelope: ctx.mcpReq.envelope as Record<string, unknown> | undefined,
+    authInfo: ctx.http?.authInfo,
+    signal: ctx.mcpReq.signal,
+    requestState: ctx.mcpReq.requestState<HeldToolState>(),
+    inputResponses: ctx.mcpReq.inputResponses,
+    notify: (notification) => ctx.mcpReq.notify(notification as never),
+  };
+}
+
+/** Whether a client whose envelope declared `caps` can answer what an upstream asks of it. */
+export function capabilitiesSupport(
+  caps: ClientCapabilities | undefined,
+  method: UpstreamClientRequestMethod,
+): boolean {
   if (!caps) return false;
   if (method === 'sampling/createMessage') return caps.sampling !== undefined;
   if (method === 'elicitation/create') return caps.elicitation !== undefined;
   return caps.roots !== undefined;
 }
 
+/** The capabilities a stateless request's client declared in its `_meta` envelope. */
+function envelopeCapabilities(envelope: Record<string, unknown> | undefined): ClientCapabilities | undefined {
+  return envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
+}
+
+/** Whether a stateless request's client declared what an upstream asks of it. */
+export function envelopeSupports(ctx: ServerContext, method: UpstreamClientRequestMethod): boolean {
+  return capabilitiesSupport(
+    envelopeCapabilities(ctx.mcpReq.envelope as Record<string, unknown> | undefined),
+    method,
+  );
+}
+
 /** Who holds a call: the authenticated client, or everyone alike until auth exists. */
 export function ownerOf(ctx: ServerContext): string {
-  return ctx.http?.authInfo?.clientId ?? 'anonymous';
+  return ownerOfAuth(ctx.http?.authInfo);
+}
+
+function ownerOfAuth(authInfo: AuthInfo | undefined): string {
+  return authInfo?.clientId ?? 'anonymous';
+}
+
+/** `tools/call` from a stateless (2026-07-28) client served by the SDK's per-request server. */
+export function callToolStateless(
+  services: SessionServices,
+  view: CatalogView,
+  origin: CallOrigin,
+  request: CallToolRequest,
+  ctx: ServerContext,
+): Promise<CallToolResult | InputRequiredResult> {
+  return runStatelessToolCall(services, view, origin, request.params, statelessRequestOf(ctx));
 }
 
 /**
@@ -51,20 +105,19 @@ export function ownerOf(ctx: ServerContext): string {
  * sealed `requestState`; its retry carries the answers to the waiting upstream request. The first
  * round starts the call, later rounds resume it; every round relays progress while it waits.
  */
-export async function callToolStateless(
+export async function runStatelessToolCall(
   services: SessionServices,
   view: CatalogView,
-  session: DownstreamSession,
-  request: CallToolRequest,
-  ctx: ServerContext,
+  origin: CallOrigin,
+  params: CallToolRequest['params'],
+  req: StatelessCallRequest,
 ): Promise<CallToolResult | InputRequiredResult> {
-  const { name, arguments: args } = request.params;
-  const owner = ownerOf(ctx);
+  const { name, arguments: args } = params;
+  const owner = ownerOfAuth(req.authInfo);
   // 2026 clients ask for log messages per request; none are sent without a level.
-  const logLevel = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[LOG_LEVEL_META_KEY] as
-    | LoggingLevel
-    | undefined;
-  const state = ctx.mcpReq.requestState<HeldToolState>();
+  const logLevel = req.envelope?.[LOG_LEVEL_META_KEY] as LoggingLevel | undefined;
+  const state = req.requestState;
+  const capabilities = envelopeCapabilities(req.envelope);
   let call: HeldCall<CallToolResult>;
   try {
     if (state !== undefined) {
@@ -75,19 +128,19 @@ export async function callToolStateless(
         });
       }
       // A refused answer leaves the call held, its expiry clock still running.
-      call.answer(state.r, ctx.mcpReq.inputResponses ?? {});
+      call.answer(state.r, req.inputResponses ?? {});
       call.stopClock();
     } else {
       call = services.heldCalls.start<CallToolResult>(owner, (held, signal) =>
         invokeTool(services, view, name, args, {
           signal,
-          caller: callerOf(ctx),
+          caller: callerOfAuth(req.authInfo),
           ...(logLevel ? { logLevel } : {}),
-          clientCapabilities: envelopeCapabilities(ctx),
+          clientCapabilities: capabilities ?? {},
           onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
           track: (server) => {
-            const inFlight = services.sessions.beginCall(session, server, {
-              supports: (method) => envelopeSupports(ctx, method),
+            const inFlight = services.sessions.beginCall(origin, server, {
+              supports: (method) => capabilitiesSupport(capabilities, method),
               ask: (method, params, askSignal, inputName) => held.ask(method, params, askSignal, inputName),
               log: (message) => held.onlog?.(message),
             });
@@ -103,9 +156,9 @@ export async function callToolStateless(
   // Progress and log messages go out on this round's stream, in order, before its answer.
   let relayed = Promise.resolve();
   const relay = (notification: { method: string; params: Record<string, unknown> }) => {
-    relayed = relayed.then(() => ctx.mcpReq.notify(notification as never)).catch(() => {});
+    relayed = relayed.then(() => req.notify(notification)).catch(() => {});
   };
-  const progressToken = request.params._meta?.progressToken;
+  const progressToken = params._meta?.progressToken;
   if (progressToken !== undefined) {
     call.onprogress = (progress) =>
       relay({ method: 'notifications/progress', params: { ...progress, progressToken } });
@@ -118,7 +171,7 @@ export async function callToolStateless(
     };
   }
   try {
-    const outcome = await call.next(ctx.mcpReq.signal).catch((error: unknown) => {
+    const outcome = await call.next(req.signal).catch((error: unknown) => {
       services.heldCalls.finish(call as HeldCall<unknown>);
       throw error;
     });
