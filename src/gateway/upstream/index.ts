@@ -7,6 +7,8 @@ export { isAlive, processTree, terminate } from './process-tree.ts';
 export { createSseTransport } from './sse-transport.ts';
 export { createStdioTransport } from './stdio-transport.ts';
 export type {
+  RawRequestOptions,
+  RawResult,
   Upstream,
   UpstreamClientRequestMethod,
   UpstreamEra,

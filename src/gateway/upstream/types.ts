@@ -1,4 +1,4 @@
-import type { Client } from '@modelcontextprotocol/client';
+import type { Client, ClientCapabilities } from '@modelcontextprotocol/client';
 import type { UpstreamSpec } from '../../core/upstream-spec.ts';
 
 /**
@@ -93,4 +93,24 @@ export interface Upstream {
     fn: (client: Client, signal: AbortSignal) => Promise<T>,
     options?: { signal?: AbortSignal },
   ): Promise<T>;
+  /**
+   * Sends one request to a 2026-07-28 upstream as it is, beside the SDK client, under the same
+   * timeout and breaker as `call`, and resolves with the raw result: for what the SDK client's
+   * codec refuses (the Tasks extension: a `tools/call` answered with `resultType: "task"`,
+   * `tasks/get`, `tasks/update`, `tasks/cancel`). The `_meta` envelope is added here, declaring
+   * `clientCapabilities` (Ziggie's own when absent). Fails with `UPSTREAM_ERROR` on a 2025 upstream.
+   */
+  rawRequest(
+    method: string,
+    params: Record<string, unknown>,
+    options?: RawRequestOptions,
+  ): Promise<RawResult>;
 }
+
+export interface RawRequestOptions {
+  signal?: AbortSignal;
+  clientCapabilities?: ClientCapabilities;
+}
+
+/** A JSON-RPC result object as the upstream sent it. */
+export type RawResult = Record<string, unknown>;

@@ -3,8 +3,11 @@ import packageJson from '../../../package.json' with { type: 'json' };
 import type { ProtocolPin } from '../../core/upstream-spec.ts';
 import type { UpstreamClientRequestMethod, UpstreamEra, UpstreamHooks } from './types.ts';
 
+/** Who Ziggie says it is to upstreams. */
+export const CLIENT_INFO = { name: 'ziggie', version: packageJson.version } as const;
+
 /** What Ziggie tells upstreams it can do: it relays these to the downstream client that caused them. */
-const CLIENT_CAPABILITIES: NonNullable<ClientOptions['capabilities']> = {
+export const CLIENT_CAPABILITIES: NonNullable<ClientOptions['capabilities']> = {
   sampling: {},
   elicitation: { form: {}, url: {} },
   roots: { listChanged: true },
@@ -43,7 +46,7 @@ function versionNegotiation(pin: ProtocolPin): ClientOptions['versionNegotiation
  */
 export function createUpstreamClient(server: string, pin: ProtocolPin, hooks: UpstreamHooks): Client {
   const client = new Client(
-    { name: 'ziggie', version: packageJson.version },
+    { ...CLIENT_INFO },
     { capabilities: CLIENT_CAPABILITIES, versionNegotiation: versionNegotiation(pin) },
   );
   for (const method of CLIENT_REQUESTS) {

@@ -1,12 +1,28 @@
-import type { Client } from '@modelcontextprotocol/client';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  type Client,
+  PROTOCOL_VERSION_META_KEY,
+} from '@modelcontextprotocol/client';
 import type { Logger } from 'pino';
 import { ZiggieError } from '../../core/errors.ts';
 import type { UpstreamSpec } from '../../core/upstream-spec.ts';
 import { restartDelay } from './backoff.ts';
 import { CallPolicy } from './call-policy.ts';
 import { createTransport } from './create-transport.ts';
-import type { Upstream, UpstreamHooks, UpstreamState, UpstreamStatus, UpstreamTimings } from './types.ts';
+import { RawChannel } from './raw-channel.ts';
+import type {
+  RawRequestOptions,
+  RawResult,
+  Upstream,
+  UpstreamHooks,
+  UpstreamState,
+  UpstreamStatus,
+  UpstreamTimings,
+} from './types.ts';
 import {
+  CLIENT_CAPABILITIES,
+  CLIENT_INFO,
   createUpstreamClient,
   listenForListChanges,
   type NegotiatedInfo,
@@ -104,6 +120,44 @@ export class UpstreamConnection implements Upstream {
     return this.#policy.run((signal) => fn(client, signal), options?.signal);
   }
 
+  async rawRequest(
+    method: string,
+    params: Record<string, unknown>,
+    options: RawRequestOptions = {},
+  ): Promise<RawResult> {
+    const { client, raw } = await this.#connected();
+    const version = client.getNegotiatedProtocolVersion();
+    if (!raw || client.getProtocolEra() !== 'modern' || !version) {
+      throw new ZiggieError(
+        'UPSTREAM_ERROR',
+        `upstream "${this.spec.name}" speaks the 2025 protocol: ${method} cannot be sent to it`,
+        { server: this.spec.name },
+      );
+    }
+    const envelope = {
+      [PROTOCOL_VERSION_META_KEY]: version,
+      [CLIENT_INFO_META_KEY]: CLIENT_INFO,
+      [CLIENT_CAPABILITIES_META_KEY]: options.clientCapabilities ?? CLIENT_CAPABILITIES,
+    };
+    const meta = (params._meta ?? {}) as Record<string, unknown>;
+    const framed = { ...params, _meta: { ...meta, ...envelope } };
+    return this.#policy.run(
+      (signal) => raw.request(method, framed, signal, { [PROTOCOL_VERSION_META_KEY]: version }),
+      options.signal,
+    );
+  }
+
+  /** The healthy link, as `call` gets it (kept apart from `call`, the hot path). */
+  async #connected(): Promise<Link> {
+    if (!this.spec.enabled) throw this.#unavailable('disabled');
+    if (this.#state === 'not_started') await this.start();
+    // Callers arriving during the first connect wait for it; during an outage they fail at once.
+    else if (this.#state === 'connecting' && this.#restarts === 0 && this.#connecting) await this.#connecting;
+    const link = this.#link;
+    if (this.#state !== 'healthy' || !link) throw this.#unavailable(this.#reason);
+    return link;
+  }
+
   #connect(): Promise<void> {
     const connecting = this.#attemptConnect().finally(() => {
       if (this.#connecting === connecting) this.#connecting = undefined;
@@ -149,6 +203,7 @@ export class UpstreamConnection implements Upstream {
     }
     adoptChild(link);
     deferResponses(transport);
+    if (client.getProtocolEra() === 'modern') link.raw = new RawChannel(transport);
     this.#info = negotiatedInfo(client);
     this.#knownLegacy = this.spec.protocol === 'auto' && this.#info.era === '2025';
     this.#connectedAt = new Date();

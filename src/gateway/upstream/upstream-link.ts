@@ -1,6 +1,7 @@
 import type { Client, JSONRPCMessage, Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { processTree, terminate, trackChild, untrackChild } from './process-tree.ts';
+import type { RawChannel } from './raw-channel.ts';
 
 /** Time a stdio child gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2000;
@@ -11,6 +12,8 @@ export interface Link {
   readonly transport: Transport;
   /** The stdio child, once connected. */
   pid?: number;
+  /** Requests beside the SDK client (2026-07-28 upstreams, once connected): the Tasks extension. */
+  raw?: RawChannel;
   closing?: Promise<void>;
 }
 
