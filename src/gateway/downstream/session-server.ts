@@ -148,7 +148,7 @@ export function createSessionServer(
   });
 
   // Tasks: tasks/get, tasks/update, tasks/cancel.
-  if (servesTasks) registerTaskHandlers(server, services);
+  if (servesTasks) registerTaskHandlers(server, services, view);
 
   // The SDK refuses handlers for capabilities the server does not declare, and a client must not
   // see a capability no upstream behind this endpoint offers.

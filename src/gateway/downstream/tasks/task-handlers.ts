@@ -15,6 +15,14 @@ import { toProtocolError } from '../errors.ts';
 import type { DownstreamSession } from '../session.ts';
 import type { SessionServices } from '../session-server.ts';
 import { callToolStateless, envelopeSupports, ownerOf } from '../stateless-tool-call.ts';
+import { TaskIdSealer } from './sealed-task-id.ts';
+import {
+  passThroughCall,
+  passThroughCancel,
+  passThroughGet,
+  passThroughUpdate,
+  upstreamRunsTasks,
+} from './task-passthrough.ts';
 import {
   CancelTaskParams,
   createTaskResult,
@@ -35,10 +43,12 @@ export function wantsTask(services: SessionServices, ctx: ServerContext): boolea
 }
 
 /**
- * `tools/call` from a 2026-07-28 client that supports tasks. The call runs as a held call (the
- * upstream's requests for client input wait for `tasks/update`); a quick call is answered as usual,
- * a longer one with `resultType: "task"`. A retry of a multi-round call, or one more call of an
- * identity at its task limit, goes the ordinary stateless way.
+ * `tools/call` from a 2026-07-28 client that supports tasks. An upstream that runs tasks itself gets
+ * the call as a task-augmented one and its task is passed through (task-passthrough.ts). For any
+ * other, the call runs as a held call (the upstream's requests for client input wait for
+ * `tasks/update`); a quick call is answered as usual, a longer one with `resultType: "task"`. A
+ * retry of a multi-round call, or one more call of an identity at its task limit, goes the ordinary
+ * stateless way.
  */
 export async function callToolAsTask(
   services: SessionServices,
@@ -49,10 +59,19 @@ export async function callToolAsTask(
 ): Promise<CallToolResult | InputRequiredResult> {
   const tasks = services.tasks;
   const owner = ownerOf(ctx);
-  if (!tasks || ctx.mcpReq.requestState() !== undefined || !tasks.hasRoom(owner))
+  if (!tasks || ctx.mcpReq.requestState() !== undefined)
     return callToolStateless(services, view, session, request, ctx);
   const { name, arguments: args } = request.params;
   const server = view.resolveTool(name)?.server;
+  if (server !== undefined && upstreamRunsTasks(services, server)) {
+    const passed = await passThroughCall(services, tasks.sealer, view, request, ctx, owner).catch(
+      (error: unknown) => {
+        throw toProtocolError(error, server);
+      },
+    );
+    if (passed) return passed;
+  }
+  if (!tasks.hasRoom(owner)) return callToolStateless(services, view, session, request, ctx);
   try {
     const started = await tasks.start(
       owner,
@@ -82,8 +101,11 @@ export async function callToolAsTask(
   }
 }
 
-/** `tasks/get`, `tasks/update` and `tasks/cancel`, for stateless requests, scoped to the caller. */
-export function registerTaskHandlers(server: Server, services: SessionServices): void {
+/**
+ * `tasks/get`, `tasks/update` and `tasks/cancel`, for stateless requests, scoped to the caller. A
+ * sealed id goes to the upstream running the task (if it opens for the caller on this endpoint).
+ */
+export function registerTaskHandlers(server: Server, services: SessionServices, view: CatalogView): void {
   const tasks = services.tasks;
   if (!tasks) return;
   const owner = (ctx: ServerContext): string => {
@@ -94,7 +116,11 @@ export function registerTaskHandlers(server: Server, services: SessionServices):
   const pollIntervalMs = tasks.limits.pollIntervalMs;
 
   server.setRequestHandler('tasks/get', { params: GetTaskParams }, async ({ taskId }, ctx) => {
-    const task = await tasks.get(taskId, owner(ctx)).catch(rethrow);
+    const who = owner(ctx);
+    if (TaskIdSealer.isSealed(taskId)) {
+      return (await passThroughGet(services, tasks.sealer, view, taskId, ctx, who).catch(rethrow)) as never;
+    }
+    const task = await tasks.get(taskId, who).catch(rethrow);
     return detailedTask(task, pollIntervalMs) as never;
   });
 
@@ -107,12 +133,21 @@ export function registerTaskHandlers(server: Server, services: SessionServices):
         `Invalid params for tasks/update: inputResponses must map request keys to elicitation, sampling or roots results (${responses.error.message})`,
       );
     }
+    if (TaskIdSealer.isSealed(taskId)) {
+      await passThroughUpdate(services, tasks.sealer, view, taskId, responses.data, ctx, who).catch(rethrow);
+      return {};
+    }
     await tasks.update(taskId, who, responses.data).catch(rethrow);
     return {};
   });
 
   server.setRequestHandler('tasks/cancel', { params: CancelTaskParams }, async ({ taskId }, ctx) => {
-    await tasks.cancel(taskId, owner(ctx)).catch(rethrow);
+    const who = owner(ctx);
+    if (TaskIdSealer.isSealed(taskId)) {
+      await passThroughCancel(services, tasks.sealer, view, taskId, ctx, who).catch(rethrow);
+      return {};
+    }
+    await tasks.cancel(taskId, who).catch(rethrow);
     return {};
   });
 }

@@ -5,6 +5,7 @@ import { ZiggieError } from '../../../core/errors.ts';
 import type { McpTask, McpTaskChange, McpTaskRepo, McpTaskStatus } from '../../../store/types.ts';
 import { HeldCall, type HeldOutcome } from '../held-calls.ts';
 import { isTerminal, LiveTask, snapshotOfRow, type TaskSnapshot } from './live-task.ts';
+import { TaskIdSealer } from './sealed-task-id.ts';
 import { internalError, TaskLeases } from './task-leases.ts';
 
 /** `gateway.tasks` as resolved from the config. */
@@ -43,6 +44,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class TaskService {
   readonly limits: TaskLimits;
+  /**
+   * Seals the ids of tasks passed through to upstreams that run tasks themselves (task-passthrough.ts).
+   * The key is this process's: after a restart those ids no longer open (they are "not found").
+   */
+  readonly sealer = new TaskIdSealer();
   readonly #repo: McpTaskRepo;
   readonly #logger: Logger;
   readonly #leases: TaskLeases;
