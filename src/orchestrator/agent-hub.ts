@@ -316,8 +316,8 @@ export class AgentHub implements SessionHost {
       );
       for (let i = 0; i < idle.length; i += 500) {
         const chunk = idle.slice(i, i + 500).map(([agentId]) => agentId);
-        const found = await this.#store.tasks.claimable({ assignees: chunk, limit: 1000, now: new Date() });
-        for (const agentId of new Set(found.map((task) => task.assignee))) if (agentId) this.#wake(agentId);
+        for (const agentId of await this.#store.tasks.claimableAssignees(chunk, new Date()))
+          this.#wake(agentId);
       }
     } catch (error) {
       this.logger?.error({ err: error }, 'looking for tasks of remote agents failed');

@@ -10,12 +10,12 @@ import { Batcher, settleEach } from './task-batches.ts';
 import type { TaskContext } from './task-context.ts';
 import {
   cancelDescendants,
+  claimAttempts,
   completeAttempts,
   failFinally,
   inTaskTransaction,
   move,
   settleParent,
-  startAttempts,
   taskNotFound,
 } from './task-moves.ts';
 
@@ -82,20 +82,14 @@ export class TaskLeases {
     agentIds?: readonly string[];
   }): Promise<Task[]> {
     // Claims of many connections (each freed slot claims) share commits with the outcomes.
-    return this.#group.run(async (tx) => {
+    return this.#group.run((tx) => {
       const now = new Date();
-      const tasks = await tx.tasks.claimable({
-        ...(query.agentIds ? { assignees: query.agentIds } : {}),
-        limit: query.limit,
-        now,
-      });
-      const claimed = await startAttempts(
+      return claimAttempts(
         tx,
-        tasks,
+        { ...(query.agentIds ? { assignees: query.agentIds } : {}), limit: query.limit, now },
         { owner: query.owner, expiresAt: new Date(now.getTime() + query.leaseMs), at: now },
         (task) => (task.assignee ? { actor: { type: 'agent', id: task.assignee } } : SYSTEM),
       );
-      return claimed;
     });
   }
 

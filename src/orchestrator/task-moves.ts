@@ -66,8 +66,7 @@ export async function inTaskTransaction<T>(
     pending.set(tx, state);
     const value = await fn(tx);
     pending.delete(tx);
-    await applyWorkloads(tx, state);
-    await tx.tasks.appendTransitions(state.transitions);
+    await tx.tasks.writeMoves(sortedWorkloads(state), state.transitions);
     if (state.audit.length > 0) await tx.audit.append(state.audit);
     return value;
   });
@@ -95,9 +94,14 @@ export async function countWorkload(tx: StoreTx, agentId: string, delta: number)
  */
 export async function applyWorkloads(tx: StoreTx, state = pending.get(tx)): Promise<void> {
   if (!state || state.workloads.size === 0) return;
+  await tx.tasks.adjustWorkloads(sortedWorkloads(state));
+}
+
+/** The workload changes counted so far, in agent id order (and no longer pending). */
+function sortedWorkloads(state: Pending): Map<string, number> {
   const sorted = new Map([...state.workloads].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   state.workloads.clear();
-  await tx.tasks.adjustWorkloads(sorted);
+  return sorted;
 }
 
 export type MoveChanges = Omit<TaskUpdate, 'updatedAt' | 'status' | 'attempts' | 'rejections'>;
@@ -286,39 +290,30 @@ export async function completeAttempts(
 }
 
 /**
- * A claim: ASSIGNED → IN_PROGRESS for many tasks in one statement, under one lease owner. The same
- * move as `move` (checked by the state machine, recorded one by one), written at once because a
- * claim takes tasks by the hundred. The workloads do not change (both statuses count).
+ * A claim: ASSIGNED → IN_PROGRESS for up to `query.limit` tasks in one statement, under one lease
+ * owner. The same move as `move` (checked by the state machine, recorded one by one), written at
+ * once because a claim takes tasks by the dozen: the statement picks and starts them, and each is
+ * checked against the state machine from the state it was picked in (ASSIGNED, one attempt fewer)
+ * before the transaction goes on; a refused move throws and rolls the claim back. The workloads do
+ * not change (both statuses count).
  */
-export async function startAttempts(
+export async function claimAttempts(
   tx: StoreTx,
-  tasks: readonly Task[],
+  query: { assignees?: readonly string[]; limit: number; now: Date },
   lease: { owner: string; expiresAt: Date; at: Date },
   ctxOf: (task: Task) => TaskContext,
 ): Promise<Task[]> {
-  const checked = tasks.map((task) => ({ task, next: transition(task, 'IN_PROGRESS') }));
-  const moved = await tx.tasks.startAttempts(
-    tasks.map((task) => task.id),
-    lease,
-  );
-  if (moved !== tasks.length) throw new Error(`a claim moved ${moved} of the ${tasks.length} tasks it held`);
-  const started: Task[] = [];
-  for (const { task, next } of checked) {
-    const updated: Task = {
-      ...task,
-      status: next.status,
-      attempts: next.attempts,
-      startedAt: lease.at,
-      updatedAt: lease.at,
-      leaseOwner: lease.owner,
-      leaseExpiresAt: lease.expiresAt,
-      notBefore: null,
-    };
-    await record(tx, updated, task.status, next.status, ctxOf(task), null, lease.at, {
+  const started = await tx.tasks.claim(query, lease);
+  for (const updated of started) {
+    const picked: Task = { ...updated, status: 'ASSIGNED', attempts: updated.attempts - 1 };
+    const next = transition(picked, 'IN_PROGRESS');
+    if (next.attempts !== updated.attempts) {
+      throw new Error(`claim of task ${updated.id}: attempt ${updated.attempts}, expected ${next.attempts}`);
+    }
+    await record(tx, updated, 'ASSIGNED', next.status, ctxOf(picked), null, lease.at, {
       ...(updated.assignee ? { assignee: updated.assignee } : {}),
       attempts: updated.attempts,
     });
-    started.push(updated);
   }
   return started;
 }

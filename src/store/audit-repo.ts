@@ -1,4 +1,4 @@
-import type { Selectable, SelectQueryBuilder } from 'kysely';
+import { CompiledQuery, type Selectable, type SelectQueryBuilder } from 'kysely';
 import {
   type AuditEntry,
   auditEntryHash,
@@ -18,50 +18,75 @@ const ROWS_PER_INSERT = 500;
 const CURSOR_KIND = 'audit';
 
 /**
+ * Where this store last moved the chain's head (its last id and hash), shared by the store's
+ * repositories across transactions. Only a hint: see SqlAuditRepo.
+ */
+export class AuditHeadHint {
+  head: { lastId: number; lastHash: string } | undefined;
+}
+
+/** The columns of an entry, in the order of the PostgreSQL append below. */
+const APPEND_AFTER_SQL = `with head as (
+    update audit_head set last_id = $1, last_hash = $2
+    where id = 1 and last_id = $3 and last_hash = $4 returning id
+  ), entries as (
+    insert into audit_log (id, at, actor_type, actor_id, action, entity_type, entity_id, metadata_json, ip,
+      duration_ms, outcome, prev_hash, hash)
+    select * from unnest($5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+      $12::text[], $13::text[], $14::float8[], $15::text[], $16::text[], $17::text[])
+    where exists (select 1 from head)
+  )
+  select count(*) as moved from head`;
+
+/**
  * The audit log. Appends lock the single head row (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's
  * `BEGIN IMMEDIATE` already holds the write lock), read the last id and hash, chain the new entries
  * after them and move the head, all in the caller's transaction: an entry commits or rolls back with
  * the change it records, and two nodes on one database never fork the chain.
+ *
+ * On PostgreSQL the head is not read first when this store knows where it left it (`hint`): one
+ * statement moves the head only if it is still there — the row is locked and checked as committed
+ * (an `UPDATE … WHERE last_id = … AND last_hash = …`, re-checked against the newest version when
+ * another transaction held it) — and inserts the entries only if it moved. When another node (or a
+ * rolled-back transaction) moved it, nothing is written and the append is done the plain way.
  */
 export class SqlAuditRepo implements AuditRepo {
   readonly #db: StoreDb;
   readonly #dialect: StoreDialect;
   readonly #writer: RowWriter | undefined;
+  readonly #hint: AuditHeadHint | undefined;
 
   /** `writer`: the fast row appender, given only to repositories bound to a transaction. */
-  constructor(db: StoreDb, dialect: StoreDialect, writer?: RowWriter) {
+  constructor(db: StoreDb, dialect: StoreDialect, writer?: RowWriter, hint?: AuditHeadHint) {
     this.#db = db;
     this.#dialect = dialect;
     this.#writer = writer;
+    this.#hint = hint;
   }
 
   append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
     if (entries.length === 0) return Promise.resolve([]);
     return inTransaction(this.#db, async (trx) => {
+      const known =
+        this.#dialect === 'postgres' && entries.length <= ROWS_PER_INSERT ? this.#hint?.head : undefined;
+      if (known) {
+        const { written, rows, moved } = chain(entries, known.lastId, known.lastHash);
+        const result = await trx.executeQuery<{ moved: string | number }>(
+          CompiledQuery.raw(APPEND_AFTER_SQL, [
+            moved.last_id,
+            moved.last_hash,
+            known.lastId,
+            known.lastHash,
+            ...COLUMNS.map((column) => rows.map((row) => row[column])),
+          ]),
+        );
+        if (Number(result.rows[0]?.moved ?? 0) === 1) {
+          this.#remember(moved);
+          return written;
+        }
+      }
       const head = await this.#lockHead(trx);
-      let id = Number(head.last_id);
-      let prevHash = head.last_hash;
-      const now = Date.now();
-      const written = entries.map((entry): AuditEntry => {
-        id++;
-        const hashed = {
-          id,
-          time: new Date(entry.time?.getTime() ?? now),
-          actor: { type: entry.actor.type, id: entry.actor.id },
-          action: entry.action,
-          entityType: entry.entityType,
-          entityId: entry.entityId ?? null,
-          metadataJson: JSON.stringify(entry.metadata ?? {}),
-          ip: entry.ip ?? null,
-          durationMs: normalizeDuration(entry.durationMs),
-          outcome: entry.outcome ?? 'success',
-          prevHash,
-        };
-        prevHash = auditEntryHash(hashed);
-        return { ...hashed, hash: prevHash };
-      });
-      const rows = written.map(toRow);
-      const moved = { last_id: id, last_hash: prevHash };
+      const { written, rows, moved } = chain(entries, Number(head.last_id), head.last_hash);
       if (this.#writer) {
         this.#writer.insert('audit_log', rows as unknown as Array<Record<string, unknown>>);
       } else if (this.#dialect === 'postgres' && rows.length <= ROWS_PER_INSERT) {
@@ -72,6 +97,7 @@ export class SqlAuditRepo implements AuditRepo {
           .set(moved)
           .where('id', '=', 1)
           .execute();
+        this.#remember(moved);
         return written;
       } else {
         for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
@@ -82,8 +108,13 @@ export class SqlAuditRepo implements AuditRepo {
         }
       }
       await trx.updateTable('audit_head').set(moved).where('id', '=', 1).execute();
+      this.#remember(moved);
       return written;
     });
+  }
+
+  #remember(moved: { last_id: number; last_hash: string }): void {
+    if (this.#hint) this.#hint.head = { lastId: moved.last_id, lastHash: moved.last_hash };
   }
 
   async list(
@@ -154,6 +185,49 @@ export class SqlAuditRepo implements AuditRepo {
     if (this.#dialect === 'postgres') query = query.forUpdate();
     return query.executeTakeFirstOrThrow();
   }
+}
+
+/** The columns of an audit row, in APPEND_AFTER_SQL's order. */
+const COLUMNS = [
+  'id',
+  'at',
+  'actor_type',
+  'actor_id',
+  'action',
+  'entity_type',
+  'entity_id',
+  'metadata_json',
+  'ip',
+  'duration_ms',
+  'outcome',
+  'prev_hash',
+  'hash',
+] as const satisfies ReadonlyArray<keyof AuditLogTable>;
+
+/** `entries` chained after the entry `lastId` with hash `lastHash`: the entries, their rows, the new head. */
+function chain(entries: readonly NewAuditEntry[], lastId: number, lastHash: string) {
+  let id = lastId;
+  let prevHash = lastHash;
+  const now = Date.now();
+  const written = entries.map((entry): AuditEntry => {
+    id++;
+    const hashed = {
+      id,
+      time: new Date(entry.time?.getTime() ?? now),
+      actor: { type: entry.actor.type, id: entry.actor.id },
+      action: entry.action,
+      entityType: entry.entityType,
+      entityId: entry.entityId ?? null,
+      metadataJson: JSON.stringify(entry.metadata ?? {}),
+      ip: entry.ip ?? null,
+      durationMs: normalizeDuration(entry.durationMs),
+      outcome: entry.outcome ?? 'success',
+      prevHash,
+    };
+    prevHash = auditEntryHash(hashed);
+    return { ...hashed, hash: prevHash };
+  });
+  return { written, rows: written.map(toRow), moved: { last_id: id, last_hash: prevHash } };
 }
 
 function applyFilter<O>(

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { ZiggieError } from '../core/errors.ts';
 import { SqlAgentRepo } from './agent-repo.ts';
-import { SqlAuditRepo } from './audit-repo.ts';
+import { AuditHeadHint, SqlAuditRepo } from './audit-repo.ts';
 import { createAuthStore } from './auth-store.ts';
 import { SqlCallLogRepo } from './call-log-repo.ts';
 import { SqlMcpTaskRepo } from './mcp-task-repo.ts';
@@ -129,6 +129,7 @@ function createRepos(
   db: StoreDb,
   dialect: StoreDialect,
   logger: StoreLogger,
+  hint: AuditHeadHint,
   writer?: RowWriter,
 ): StoreRepos {
   return {
@@ -138,7 +139,7 @@ function createRepos(
     callLog: new SqlCallLogRepo(db),
     mcpTasks: new SqlMcpTaskRepo(db),
     auth: createAuthStore(db),
-    audit: new SqlAuditRepo(db, dialect, writer),
+    audit: new SqlAuditRepo(db, dialect, writer, hint),
     workspaces: new SqlWorkspaceRepo(db, dialect),
     agents: new SqlAgentRepo(db, dialect),
     tasks: new SqlTaskRepo(db, dialect, writer),
@@ -153,10 +154,13 @@ function createStore(
   writer?: RowWriter,
 ): Store {
   let closed: Promise<void> | undefined;
+  // Where this store left the audit chain's head (see audit-repo.ts), across its transactions.
+  const hint = new AuditHeadHint();
   return {
-    ...createRepos(db, dialect, logger),
+    ...createRepos(db, dialect, logger, hint),
     // The row writer only inside a transaction (see row-writer.ts).
-    transaction: (fn) => db.transaction().execute((trx) => fn(createRepos(trx, dialect, logger, writer))),
+    transaction: (fn) =>
+      db.transaction().execute((trx) => fn(createRepos(trx, dialect, logger, hint, writer))),
     async ping() {
       try {
         await sql`select 1`.execute(db);

@@ -1,11 +1,12 @@
-import { type RawBuilder, sql } from 'kysely';
+import type { SQLInputValue } from 'node:sqlite';
+import { CompiledQuery, type QueryCreator, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
 import type { Tier } from '../core/policy.ts';
 import type { Task, TaskLogLine, TaskTransition } from '../core/task.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { RowWriter } from './row-writer.ts';
-import type { StoreDb } from './schema.ts';
+import type { Database, StoreDb, TasksTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
 import { chunks, newRow, ROWS_PER_STATEMENT, toSet, toTask, toTransition, writtenTask } from './task-rows.ts';
 import type {
@@ -25,8 +26,53 @@ import type {
 
 const CURSOR_KIND = 'task';
 
+/** What a claim writes (PostgreSQL's numbered parameters, SQLite's `?`), the values in this order. */
+const CLAIM_SET_SQLITE = `status = 'IN_PROGRESS', attempts = attempts + 1, started_at = ?, updated_at = ?,
+  lease_owner = ?, lease_expires_at = ?, not_before = null`;
+const CLAIM_SET_PG = `status = 'IN_PROGRESS', attempts = attempts + 1, started_at = $1, updated_at = $2,
+  lease_owner = $3, lease_expires_at = $4, not_before = null`;
+
+function transitionRow(t: TaskTransition) {
+  return {
+    task_id: t.taskId,
+    from_status: t.from,
+    to_status: t.to,
+    actor_type: t.actor.type,
+    actor_id: t.actor.id,
+    reason: t.reason,
+    at: t.at.getTime(),
+  };
+}
+
+/** Adds each agent's delta to its workload (never below 0), in one statement. */
+function workloadUpdate(db: QueryCreator<Database>, changes: ReadonlyArray<[string, number]>) {
+  const delta = sql<number>`(case id ${sql.join(
+    changes.map(([id, d]) => sql`when ${id} then ${d}`),
+    sql` `,
+  )} else 0 end)`;
+  return db
+    .updateTable('agents')
+    .set({ workload: sql<number>`case when workload + ${delta} < 0 then 0 else workload + ${delta} end` })
+    .where(
+      'id',
+      'in',
+      changes.map(([id]) => id),
+    );
+}
+
+function rank(task: Task): number {
+  return RANK[task.priority] ?? 3;
+}
+
 /** `order by` rank of a priority: CRITICAL first. */
-const PRIORITY_RANK = sql<number>`case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end`;
+const RANK_SQL = `case priority when 'CRITICAL' then 0 when 'HIGH' then 1 when 'MEDIUM' then 2 else 3 end`;
+const RANK: Record<string, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2 };
+
+/** SQLite's hot single-row statements, run through the transaction's row writer (no query builder). */
+const COMPLETE_ONE_SQL = `update tasks set status = 'COMPLETED', output_json = ?, input_tokens = input_tokens + ?,
+  output_tokens = output_tokens + ?, cost = cost + ?, completed_at = ?, updated_at = ?, duration_ms = ? - started_at,
+  lease_owner = null, lease_expires_at = null where id = ? and status = 'IN_PROGRESS'`;
+const GET_ONE_SQL = 'select * from tasks where id = ?';
 
 /** The column a usage rollup groups by (`a` is the assignee, joined for its team). */
 const USAGE_KEY: Record<UsageGroupBy, RawBuilder<string | null>> = {
@@ -81,6 +127,15 @@ export class SqlTaskRepo implements TaskRepo {
 
   async getMany(ids: readonly string[], options: { forUpdate?: boolean } = {}): Promise<Task[]> {
     if (ids.length === 0) return [];
+    if (this.#writer) {
+      // One prepared single-row lookup each: cheaper on SQLite than an `in` list of hundreds.
+      const out: Task[] = [];
+      for (const id of new Set(ids)) {
+        const row = this.#writer.all(GET_ONE_SQL, [id])[0];
+        if (row) out.push(toTask(row as unknown as Selectable<TasksTable>));
+      }
+      return out;
+    }
     let query = this.#db
       .selectFrom('tasks')
       .selectAll()
@@ -91,21 +146,30 @@ export class SqlTaskRepo implements TaskRepo {
 
   async adjustWorkloads(deltas: ReadonlyMap<string, number>): Promise<void> {
     const changes = [...deltas].filter(([, delta]) => delta !== 0);
-    for (const chunk of chunks(changes, ROWS_PER_STATEMENT)) {
-      const delta = sql<number>`(case id ${sql.join(
-        chunk.map(([id, d]) => sql`when ${id} then ${d}`),
-        sql` `,
-      )} else 0 end)`;
-      await this.#db
-        .updateTable('agents')
-        .set({ workload: sql<number>`case when workload + ${delta} < 0 then 0 else workload + ${delta} end` })
-        .where(
-          'id',
-          'in',
-          chunk.map(([id]) => id),
-        )
-        .execute();
+    for (const chunk of chunks(changes, ROWS_PER_STATEMENT)) await workloadUpdate(this.#db, chunk).execute();
+  }
+
+  async writeMoves(
+    workloads: ReadonlyMap<string, number>,
+    transitions: readonly TaskTransition[],
+  ): Promise<void> {
+    const changes = [...workloads].filter(([, delta]) => delta !== 0);
+    if (
+      this.#dialect !== 'postgres' ||
+      changes.length === 0 ||
+      changes.length > ROWS_PER_STATEMENT ||
+      transitions.length === 0 ||
+      transitions.length > ROWS_PER_STATEMENT
+    ) {
+      await this.adjustWorkloads(workloads);
+      return this.appendTransitions(transitions);
     }
+    // One round trip: the workloads move in a data-modifying CTE of the transitions' insert.
+    await this.#db
+      .with('workloads', (db) => workloadUpdate(db, changes))
+      .insertInto('task_transitions')
+      .values(transitions.map(transitionRow))
+      .execute();
   }
 
   async completeAttempts(
@@ -119,6 +183,23 @@ export class SqlTaskRepo implements TaskRepo {
     at: Date,
   ): Promise<number> {
     let moved = 0;
+    if (this.#writer) {
+      // One prepared single-row UPDATE each: on SQLite far cheaper than building the statement below.
+      const time = at.getTime();
+      for (const row of rows) {
+        moved += this.#writer.run(COMPLETE_ONE_SQL, [
+          JSON.stringify(row.output ?? null),
+          row.inputTokens,
+          row.outputTokens,
+          row.cost,
+          time,
+          time,
+          time,
+          row.id,
+        ]);
+      }
+      return moved;
+    }
     for (const chunk of chunks(rows, ROWS_PER_STATEMENT / 2)) {
       // One statement for the lot: what differs per task is chosen by id.
       const byId = (pick: (row: (typeof chunk)[number]) => unknown) =>
@@ -152,26 +233,57 @@ export class SqlTaskRepo implements TaskRepo {
     return moved;
   }
 
-  async startAttempts(
-    ids: readonly string[],
+  async claim(
+    query: { assignees?: readonly string[]; limit: number; now: Date },
     lease: { owner: string; expiresAt: Date; at: Date },
-  ): Promise<number> {
-    if (ids.length === 0) return 0;
-    const result = await this.#db
-      .updateTable('tasks')
-      .set({
-        status: 'IN_PROGRESS',
-        attempts: sql<number>`attempts + 1`,
-        started_at: lease.at.getTime(),
-        updated_at: lease.at.getTime(),
-        lease_owner: lease.owner,
-        lease_expires_at: lease.expiresAt.getTime(),
-        not_before: null,
-      })
-      .where('id', 'in', [...ids])
+  ): Promise<Task[]> {
+    const { assignees } = query;
+    if (assignees?.length === 0 || query.limit <= 0) return [];
+    const at = lease.at.getTime();
+    const params: unknown[] = [at, at, lease.owner, lease.expiresAt.getTime(), query.now.getTime()];
+    let text: string;
+    if (this.#dialect === 'postgres') {
+      // The rows are picked and locked once (an InitPlan), skipping those another node holds.
+      if (assignees) params.push([...assignees]);
+      params.push(query.limit);
+      text = `update tasks set ${CLAIM_SET_PG} where id = any(array(select id from tasks
+        where status = 'ASSIGNED' and (not_before is null or not_before <= $5)
+        ${assignees ? 'and assignee = any($6::text[])' : ''}
+        order by ${RANK_SQL}, id limit $${params.length} for update skip locked))
+        and status = 'ASSIGNED' returning *`;
+    } else {
+      if (assignees) params.push(...assignees);
+      params.push(query.limit);
+      text = `update tasks set ${CLAIM_SET_SQLITE} where id in (select id from tasks
+        where status = 'ASSIGNED' and (not_before is null or not_before <= ?)
+        ${assignees ? `and assignee in (${assignees.map(() => '?').join(', ')})` : ''}
+        order by ${RANK_SQL}, id limit ?) and status = 'ASSIGNED' returning *`;
+    }
+    const rows = await this.#rows(text, params);
+    // Most urgent first, then oldest (RETURNING keeps no order).
+    return rows
+      .map((row) => toTask(row as unknown as Selectable<TasksTable>))
+      .sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async claimableAssignees(assignees: readonly string[], now: Date): Promise<string[]> {
+    if (assignees.length === 0) return [];
+    const rows = await this.#db
+      .selectFrom('tasks')
+      .select('assignee')
+      .distinct()
       .where('status', '=', 'ASSIGNED')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+      .where('assignee', 'in', [...assignees])
+      .where((eb) => eb.or([eb('not_before', 'is', null), eb('not_before', '<=', now.getTime())]))
+      .execute();
+    return rows.flatMap((row) => (row.assignee === null ? [] : [row.assignee]));
+  }
+
+  /** Rows of a raw statement: the row writer's on SQLite in a transaction, else a compiled query. */
+  async #rows(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+    if (this.#writer) return this.#writer.all(text, params as SQLInputValue[]);
+    const result = await this.#db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
+    return result.rows;
   }
 
   async get(id: string): Promise<Task | undefined> {
@@ -227,15 +339,7 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async appendTransitions(transitions: readonly TaskTransition[]): Promise<void> {
-    const rows = transitions.map((t) => ({
-      task_id: t.taskId,
-      from_status: t.from,
-      to_status: t.to,
-      actor_type: t.actor.type,
-      actor_id: t.actor.id,
-      reason: t.reason,
-      at: t.at.getTime(),
-    }));
+    const rows = transitions.map(transitionRow);
     if (this.#writer) return this.#writer.insert('task_transitions', rows);
     for (const chunk of chunks(rows, ROWS_PER_STATEMENT)) {
       await this.#db.insertInto('task_transitions').values(chunk).execute();
@@ -317,31 +421,26 @@ export class SqlTaskRepo implements TaskRepo {
     }));
   }
 
-  async claimable(query: { assignees?: readonly string[]; limit: number; now: Date }): Promise<Task[]> {
-    if (query.assignees?.length === 0) return [];
-    let q = this.#db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('status', '=', 'ASSIGNED')
-      .where((eb) => eb.or([eb('not_before', 'is', null), eb('not_before', '<=', query.now.getTime())]));
-    if (query.assignees) q = q.where('assignee', 'in', [...query.assignees]);
-    // Most urgent first, then oldest: ids sort by creation.
-    q = q.orderBy(PRIORITY_RANK).orderBy('id').limit(query.limit);
-    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
-    return (await q.execute()).map(toTask);
-  }
-
   async expiredLeases(now: Date, limit: number): Promise<Task[]> {
     let q = this.#db
       .selectFrom('tasks')
       .selectAll()
       .where('lease_expires_at', 'is not', null)
       .where('lease_expires_at', '<', now.getTime())
-      .where('status', '=', 'IN_PROGRESS')
+      .where(this.#status(), '=', 'IN_PROGRESS')
       .orderBy('lease_expires_at')
       .limit(limit);
     if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
     return (await q.execute()).map(toTask);
+  }
+
+  /**
+   * `status` in the sweeps' filters. On SQLite `+status`: without statistics its planner would walk
+   * every open task through the status index (milliseconds with thousands in flight, blocking the
+   * event loop) instead of the partial lease or deadline index, which holds only the few due.
+   */
+  #status(): RawBuilder<string> {
+    return this.#dialect === 'sqlite' ? sql<string>`+status` : sql<string>`status`;
   }
 
   async leasedBy(ownerPrefix: string, limit: number): Promise<Task[]> {
@@ -363,7 +462,7 @@ export class SqlTaskRepo implements TaskRepo {
       .selectAll()
       .where('deadline', 'is not', null)
       .where('deadline', '<=', now.getTime())
-      .where('status', 'in', ['PENDING', 'ASSIGNED', 'IN_PROGRESS'])
+      .where(this.#status(), 'in', ['PENDING', 'ASSIGNED', 'IN_PROGRESS'])
       .orderBy('deadline')
       .limit(limit);
     if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();

@@ -140,6 +140,11 @@ export interface TaskRepo {
    */
   write(task: Task, changes: TaskUpdate): Promise<Task | undefined>;
   appendTransitions(transitions: readonly TaskTransition[]): Promise<void>;
+  /**
+   * The end of a task transaction: `adjustWorkloads` (agents in the map's order) and
+   * `appendTransitions`, in one statement where the dialect allows (PostgreSQL: one round trip).
+   */
+  writeMoves(workloads: ReadonlyMap<string, number>, transitions: readonly TaskTransition[]): Promise<void>;
   /** Oldest first. */
   transitions(taskId: string): Promise<TaskTransition[]>;
   /** Newest first, keyset-paginated. */
@@ -161,16 +166,18 @@ export interface TaskRepo {
   /** `adjustWorkload` for many agents in one statement. */
   adjustWorkloads(deltas: ReadonlyMap<string, number>): Promise<void>;
   /**
-   * ASSIGNED tasks whose backoff is over (of these assignees, when given), most urgent and oldest
-   * first, locked for the caller's transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so that two
-   * nodes never claim the same task).
+   * A claim, in one statement: up to `limit` ASSIGNED tasks whose backoff is over (of these
+   * assignees, when given), most urgent and oldest first, move to IN_PROGRESS under `lease`
+   * (attempts + 1, started at `lease.at`). PostgreSQL picks them `FOR UPDATE SKIP LOCKED`, so that
+   * two nodes never claim the same task. Answers the tasks as written, most urgent first; the caller
+   * checks the move (the state machine) in the same transaction.
    */
-  claimable(query: { assignees?: readonly string[]; limit: number; now: Date }): Promise<Task[]>;
-  /**
-   * ASSIGNED → IN_PROGRESS for many tasks in one statement (a claim): attempts + 1, started now,
-   * under `lease`. The caller holds the rows and has checked the move. Answers how many moved.
-   */
-  startAttempts(ids: readonly string[], lease: { owner: string; expiresAt: Date; at: Date }): Promise<number>;
+  claim(
+    query: { assignees?: readonly string[]; limit: number; now: Date },
+    lease: { owner: string; expiresAt: Date; at: Date },
+  ): Promise<Task[]>;
+  /** Those of `assignees` with an ASSIGNED task whose backoff is over (locks nothing). */
+  claimableAssignees(assignees: readonly string[], now: Date): Promise<string[]>;
   /**
    * IN_PROGRESS → COMPLETED for many tasks in one statement (agents' results): each with its output
    * and the usage to add, all at `at` (duration from each one's start); the lease ends. The caller
