@@ -283,6 +283,28 @@ describe.each([{ transport: 'stdio' }, { transport: 'http' }])(
       expect(await harness.ziggie.store.mcpTasks.get(id, owner)).toMatchObject({ status: 'completed' });
     });
 
+    it('answers tasks/* from a client that does not declare the extension with -32021', async () => {
+      const execution = await c.session.callTool('up__slow', { ms: 1 });
+      if (execution.kind !== 'task') throw new Error('expected a task');
+      await settle(execution);
+      const before = events().length;
+      const raw = await rawDispatcher(`${harness.baseUrl}/mcp`);
+      try {
+        const _meta = {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientInfo': { name: 'no-tasks', version: '1.0.0' },
+          'io.modelcontextprotocol/clientCapabilities': CAPABILITIES,
+        };
+        for (const method of ['tasks/get', 'tasks/cancel']) {
+          const answer = await raw.dispatch({ method, params: { taskId: execution.handle.taskId, _meta } });
+          expect(answer).toMatchObject({ kind: 'error', error: { code: -32021 } });
+        }
+      } finally {
+        await raw.close();
+      }
+      expect(events().length).toBe(before);
+    });
+
     describe('task ids that do not route', () => {
       /** The id of a real passed-through task, run to its end. */
       async function realTask(): Promise<string> {

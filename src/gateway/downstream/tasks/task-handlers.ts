@@ -111,6 +111,14 @@ export function registerTaskHandlers(server: Server, services: SessionServices, 
   const owner = (ctx: ServerContext): string => {
     // The 2025-11-25 revision has its own, different tasks; sessions are not offered these.
     if (!ctx.mcpReq.envelope) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
+    // The extension: a client that does not declare it on the request gets -32021 for tasks/*.
+    if (!hasTaskClientCapabilityV2({ _meta: ctx.mcpReq.envelope })) {
+      throw new ProtocolError(
+        ProtocolErrorCode.MissingRequiredClientCapability,
+        `Missing required client capability: ${TASKS_EXTENSION} (declare it in the request's client capabilities)`,
+        { requiredCapabilities: TASKS_CAPABILITY },
+      );
+    }
     return ownerOf(ctx);
   };
   const pollIntervalMs = tasks.limits.pollIntervalMs;
