@@ -5,6 +5,10 @@
  * just enough for the official SDK client. GET (the optional SSE stream) is refused with 405,
  * which the spec allows and the SDK client accepts.
  *
+ * A request whose `_meta` names protocol revision 2026-07-28 is answered statelessly, as that
+ * revision wants (`server/discover`, `tools/list`, `tools/call`; `resultType`, cache hints and the
+ * server's identity in `_meta`, as the SDK v2 server stamps them): the floor of a 2026 client.
+ *
  * Run: node bench/gateway/floor-server.ts — prints `LISTENING <url>` on stdout, serves on a random
  * loopback port, and exits when stdin closes (the parent died) or on SIGTERM/SIGINT.
  */
@@ -30,6 +34,46 @@ interface JsonRpcMessage {
 }
 
 const sessions = new Set<string>();
+
+const MODERN = '2026-07-28';
+const SERVER_INFO = { name: 'floor', version: '1.0.0' };
+const RESULT_META = { 'io.modelcontextprotocol/serverInfo': SERVER_INFO };
+
+/** The protocol revision a request's `_meta` envelope names, if any. */
+function envelopeVersion(message: JsonRpcMessage): unknown {
+  const meta = message.params?._meta as Record<string, unknown> | undefined;
+  return meta?.['io.modelcontextprotocol/protocolVersion'];
+}
+
+/** A 2026-07-28 request: no session; every result carries `resultType` and the server's identity. */
+function answerModern(message: JsonRpcMessage): unknown {
+  const { id, method, params } = message;
+  const complete = (result: Record<string, unknown>) => ({
+    jsonrpc: '2.0',
+    id,
+    result: { ...result, resultType: 'complete', _meta: RESULT_META },
+  });
+  switch (method) {
+    case 'server/discover':
+      return complete({
+        supportedVersions: [MODERN],
+        capabilities: { tools: {} },
+        ttlMs: 0,
+        cacheScope: 'private',
+      });
+    case 'tools/list':
+      return complete({ tools: [ECHO_TOOL], ttlMs: 0, cacheScope: 'private' });
+    case 'tools/call': {
+      const args = params?.arguments as { message?: unknown } | undefined;
+      if (params?.name !== 'echo' || typeof args?.message !== 'string') {
+        return { jsonrpc: '2.0', id, error: { code: -32602, message: 'unknown tool or bad arguments' } };
+      }
+      return complete({ content: [{ type: 'text', text: `Echo: ${args.message}` }] });
+    }
+    default:
+      return { jsonrpc: '2.0', id, error: { code: -32601, message: `method not found: ${method}` } };
+  }
+}
 
 function answer(message: JsonRpcMessage): unknown {
   const { id, method, params } = message;
@@ -93,6 +137,10 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string): ServerR
     message = JSON.parse(raw) as JsonRpcMessage;
   } catch {
     return send(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
+  }
+  if (envelopeVersion(message) === MODERN) {
+    if (message.id === undefined) return send(res, 202);
+    return send(res, 200, answerModern(message));
   }
   if (message.method === 'initialize') {
     const id = randomUUID();

@@ -6,8 +6,10 @@
  *   (a) the floor — a bare node:http JSON-RPC endpoint (floor-server.ts),
  *   (b) Ziggie in front of server-everything over stdio (`everything__echo` on `/mcp`),
  *   (c) server-everything directly over stdio;
- *   (d) a 2026-07-28 client (SDK v2, pinned: stateless) on the same Ziggie;
- *   budget: (b), and apart (d), adds ≤ 0.15 ms p50 over (a) and reaches ≥ 80% of (a)'s calls/s.
+ *   (d) a 2026-07-28 client (SDK v2, pinned: stateless) on the same Ziggie, and (a') the floor
+ *   answering that client statelessly;
+ *   budget: (b) adds ≤ 0.15 ms p50 over (a) and reaches ≥ 80% of (a)'s calls/s; the same for (d)
+ *   over (a'), the floor of the same client.
  *   The three are measured in rounds, back to back within each round, so that all three see the
  *   same load from whatever else runs on the machine; figures are pooled or medians over rounds.
  * - one elicitation round (server-everything's `trigger-elicitation-request`): a 2026 client
@@ -30,23 +32,25 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  Client as ModernClient,
-  StreamableHTTPClientTransport as ModernHTTPClientTransport,
-} from '@modelcontextprotocol/client';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { stringify } from 'yaml';
+import {
+  type CallTool,
+  type CpuProbe,
+  callToolOf,
+  connect,
+  connectModern,
+  EVERYTHING_ENTRY,
+  echoCall,
+  openEverythingDirect,
+} from './clients.ts';
+import { benchElicit } from './elicitation.ts';
 import { childPids, concurrent, cpuOf, median, percentile, round, sequential } from './measure.ts';
 import { killAll, startServer, stopServer } from './processes.ts';
 import { benchToolsList } from './tools-list.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
-const EVERYTHING_ENTRY = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 
 const ADDED_P50_BUDGET_MS = 0.15;
 const THROUGHPUT_BUDGET = 0.8;
@@ -96,61 +100,9 @@ interface EchoFigures {
   clientCpuUsPerCall: number;
 }
 
-/** Processes whose CPU time is reported: the server, and (for Ziggie) its upstream. */
-interface CpuProbe {
-  server: number[];
-  upstream?: number[];
-}
-
-/** The answer every benchmark client gives server-everything's elicitation form. */
-const ELICIT_ANSWER = {
-  action: 'accept',
-  content: { name: 'Ada', check: true, email: 'ada@example.com' },
-} as const;
-
-/** A 2025-era client (SDK v1); with `elicitation`, it answers elicitation requests at once. */
-async function connect(transport: Transport, options: { elicitation?: boolean } = {}): Promise<Client> {
-  const client = new Client(
-    { name: 'ziggie-bench', version: '1.0.0' },
-    options.elicitation ? { capabilities: { elicitation: {} } } : {},
-  );
-  if (options.elicitation) client.setRequestHandler(ElicitRequestSchema, async () => ELICIT_ANSWER);
-  await client.connect(transport);
-  return client;
-}
-
-/**
- * A 2026-07-28 client (SDK v2, pinned to that revision: no initialize, no session, every request on
- * its own); it answers elicitation from `input_required` results and retries, as hosts do.
- */
-async function connectModern(url: string): Promise<ModernClient> {
-  const client = new ModernClient(
-    { name: 'ziggie-bench-2026', version: '1.0.0' },
-    { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  client.setRequestHandler('elicitation/create', async () => ELICIT_ANSWER);
-  await client.connect(new ModernHTTPClientTransport(new URL(url)));
-  if (client.getNegotiatedProtocolVersion() !== '2026-07-28') {
-    throw new Error(`the 2026 client negotiated ${client.getNegotiatedProtocolVersion()}`);
-  }
-  return client;
-}
-
-/** A tool call as both SDK clients make it: the result, or an error thrown. */
-type CallTool = (
-  name: string,
-  args: Record<string, unknown>,
-) => Promise<{ isError?: unknown; content?: unknown }>;
-
-const callToolOf = (client: Client | ModernClient): CallTool =>
-  client instanceof ModernClient
-    ? (name, args) => client.callTool({ name, arguments: args })
-    : // v1 also types the legacy `{ toolResult }` shape, which no server here answers.
-      (name, args) => client.callTool({ name, arguments: args }) as ReturnType<CallTool>;
-
 /** One row of the echo benchmark: a connected client and the processes whose CPU time is counted. */
 interface EchoTarget {
-  name: 'floor' | 'ziggie' | 'modern' | 'direct';
+  name: 'floor' | 'floorModern' | 'ziggie' | 'modern' | 'direct';
   callTool: CallTool;
   tool: string;
   probe?: CpuProbe;
@@ -165,13 +117,6 @@ interface RoundFigures {
   serverSystem?: number;
   upstream?: number;
   client: number;
-}
-
-function echoCall(target: { callTool: CallTool; tool: string }): (i: number) => Promise<void> {
-  return async (i) => {
-    const result = await target.callTool(target.tool, { message: `hello ${i}` });
-    if (result.isError) throw new Error(`${target.tool} failed: ${JSON.stringify(result.content)}`);
-  };
 }
 
 /**
@@ -243,20 +188,29 @@ function summarise(rounds: RoundFigures[]): EchoFigures {
   };
 }
 
-async function openFloor(): Promise<EchoTarget> {
+/**
+ * (a) the floor, with the v1 client (2025-11-25, a session), and (a') the same floor process with
+ * the v2 client pinned to 2026-07-28 (stateless): the floor of each client era.
+ */
+async function openFloors(): Promise<EchoTarget[]> {
   progress('echo (a) floor: starting floor-server.ts');
   const { url, child } = await startServer('floor-server.ts', []);
-  const client = await connect(new StreamableHTTPClientTransport(new URL(url)));
-  return {
-    name: 'floor',
-    callTool: callToolOf(client),
-    tool: 'echo',
-    probe: { server: [child.pid!] },
-    close: async () => {
-      await client.close();
-      await stopServer(child);
+  const probe = { server: [child.pid!] };
+  const legacy = await connect(new StreamableHTTPClientTransport(new URL(url)));
+  const modern = await connectModern(url);
+  return [
+    { name: 'floor', callTool: callToolOf(legacy), tool: 'echo', probe, close: () => legacy.close() },
+    {
+      name: 'floorModern',
+      callTool: callToolOf(modern),
+      tool: 'echo',
+      probe,
+      close: async () => {
+        await modern.close();
+        await stopServer(child);
+      },
     },
-  };
+  ];
 }
 
 /** The Ziggie the echo and elicitation rows share: server-everything over stdio behind `/mcp`. */
@@ -305,21 +259,6 @@ async function openModern(ziggie: ZiggieProcess): Promise<EchoTarget> {
   };
 }
 
-/** server-everything over stdio with its own SDK v1 client. */
-async function openEverythingDirect(options: { elicitation?: boolean } = {}) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [EVERYTHING_ENTRY, 'stdio'],
-    stderr: 'ignore',
-  });
-  const client = await connect(transport, options);
-  return {
-    client,
-    ...(transport.pid === null ? {} : { probe: { server: [transport.pid] } }),
-    close: () => client.close(),
-  };
-}
-
 async function openDirect(): Promise<EchoTarget> {
   progress('echo (c) direct: starting server-everything over stdio');
   const { client, probe, close } = await openEverythingDirect();
@@ -327,13 +266,18 @@ async function openDirect(): Promise<EchoTarget> {
 }
 
 /**
- * The echo rows, measured in `ROUNDS` rounds of floor, Ziggie (2025 client), Ziggie (2026 client)
- * and direct back to back.
+ * The echo rows, measured in `ROUNDS` rounds of the floors (both clients), Ziggie (2025 client),
+ * Ziggie (2026 client) and direct back to back.
  */
 async function benchEcho(ziggie: ZiggieProcess): Promise<Record<EchoTarget['name'], EchoFigures>> {
   const targets: EchoTarget[] = [];
   try {
-    targets.push(await openFloor(), await openZiggie(ziggie), await openModern(ziggie), await openDirect());
+    targets.push(
+      ...(await openFloors()),
+      await openZiggie(ziggie),
+      await openModern(ziggie),
+      await openDirect(),
+    );
     for (const target of targets) {
       progress(`echo: warming up ${target.name}`);
       await warmUp(target);
@@ -345,141 +289,11 @@ async function benchEcho(ziggie: ZiggieProcess): Promise<Record<EchoTarget['name
     }
     return {
       floor: summarise(rounds.get('floor')!),
+      floorModern: summarise(rounds.get('floorModern')!),
       ziggie: summarise(rounds.get('ziggie')!),
       modern: summarise(rounds.get('modern')!),
       direct: summarise(rounds.get('direct')!),
     };
-  } finally {
-    for (const target of targets) await target.close();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// One elicitation round: server-everything's `trigger-elicitation-request` asks its client once.
-
-const ELICIT_TOOL = 'trigger-elicitation-request';
-
-/** One row of the elicitation benchmark. */
-interface ElicitTarget {
-  name: 'modern' | 'legacy' | 'direct';
-  callTool: CallTool;
-  /** The tool's name as this client sees it (prefixed on Ziggie's `/mcp`). */
-  prefix: string;
-  probe?: CpuProbe;
-  close(): Promise<void>;
-}
-
-interface ElicitFigures {
-  /** The elicited call, sequential, pooled over rounds. */
-  p50Ms: number;
-  p99Ms: number;
-  p50MsByRound: number[];
-  /** The echo tool with the same client, just before in each round (no elicitation). */
-  echoP50Ms: number;
-  /** p50 of the elicited call − p50 of echo: what the one round of input costs on this path. */
-  roundMs: number;
-  /** Ziggie's CPU (µs) per elicited call (median over rounds), for the rows through Ziggie. */
-  serverCpuUsPerCall?: number;
-}
-
-function elicitCall(target: ElicitTarget): (i: number) => Promise<void> {
-  return async () => {
-    const result = await target.callTool(`${target.prefix}${ELICIT_TOOL}`, {});
-    if (result.isError || !JSON.stringify(result.content).includes('Ada')) {
-      throw new Error(`${ELICIT_TOOL} failed: ${JSON.stringify(result.content)}`);
-    }
-  };
-}
-
-async function openElicitTargets(ziggie: ZiggieProcess): Promise<ElicitTarget[]> {
-  progress('elicitation: a 2026 client and a 2025 client on Ziggie, a 2025 client on server-everything');
-  const modern = await connectModern(ziggie.mcpUrl);
-  const legacy = await connect(new StreamableHTTPClientTransport(new URL(ziggie.mcpUrl)), {
-    elicitation: true,
-  });
-  const direct = await openEverythingDirect({ elicitation: true });
-  return [
-    {
-      name: 'modern',
-      callTool: callToolOf(modern),
-      prefix: 'everything__',
-      probe: ziggie.probe,
-      close: () => modern.close(),
-    },
-    {
-      name: 'legacy',
-      callTool: callToolOf(legacy),
-      prefix: 'everything__',
-      probe: ziggie.probe,
-      close: () => legacy.close(),
-    },
-    {
-      name: 'direct',
-      callTool: callToolOf(direct.client),
-      prefix: '',
-      ...(direct.probe ? { probe: direct.probe } : {}),
-      close: direct.close,
-    },
-  ];
-}
-
-/**
- * The elicitation rows: in `ROUNDS` rounds, each target runs `ELICIT_CALLS` echo calls and then
- * `ELICIT_CALLS` elicited calls, sequentially, back to back with the other targets.
- */
-async function benchElicit(ziggie: ZiggieProcess): Promise<Record<ElicitTarget['name'], ElicitFigures>> {
-  const targets = await openElicitTargets(ziggie);
-  try {
-    for (const target of targets) {
-      progress(`elicitation: warming up ${target.name}`);
-      await sequential(ELICIT_CALLS, echoCall({ callTool: target.callTool, tool: `${target.prefix}echo` }));
-      await sequential(ELICIT_CALLS, elicitCall(target));
-    }
-    const rounds = new Map(
-      targets.map((t) => [t.name, [] as Array<{ echo: number[]; elicit: number[]; cpu?: number }>]),
-    );
-    for (let r = 1; r <= ROUNDS; r++) {
-      progress(`elicitation: round ${r} of ${ROUNDS}`);
-      for (const target of targets) {
-        const echo = await sequential(
-          ELICIT_CALLS,
-          echoCall({ callTool: target.callTool, tool: `${target.prefix}echo` }),
-        );
-        const before = cpuOf(target.probe?.server);
-        const elicit = await sequential(ELICIT_CALLS, elicitCall(target));
-        const after = cpuOf(target.probe?.server);
-        rounds.get(target.name)!.push({
-          echo,
-          elicit,
-          ...(before && after ? { cpu: ((after.total - before.total) * 1000) / ELICIT_CALLS } : {}),
-        });
-      }
-    }
-    const figures = (name: ElicitTarget['name']): ElicitFigures => {
-      const measured = rounds.get(name)!;
-      const pooled = (pick: (r: (typeof measured)[number]) => number[]) =>
-        measured.flatMap(pick).sort((a, b) => a - b);
-      const elicit = pooled((r) => r.elicit);
-      const p50Ms = round(percentile(elicit, 0.5));
-      const echoP50Ms = round(
-        percentile(
-          pooled((r) => r.echo),
-          0.5,
-        ),
-      );
-      const cpu = measured.map((r) => r.cpu).filter((v): v is number => v !== undefined);
-      return {
-        p50Ms,
-        p99Ms: round(percentile(elicit, 0.99)),
-        p50MsByRound: measured.map((r) => round(percentile(r.elicit, 0.5))),
-        echoP50Ms,
-        roundMs: round(p50Ms - echoP50Ms),
-        ...(name !== 'direct' && cpu.length === measured.length
-          ? { serverCpuUsPerCall: Math.round(median(cpu)) }
-          : {}),
-      };
-    };
-    return { modern: figures('modern'), legacy: figures('legacy'), direct: figures('direct') };
   } finally {
     for (const target of targets) await target.close();
   }
@@ -560,11 +374,13 @@ try {
         const echo = await benchEcho(ziggie);
         report.echo = echo;
         report.budget = budgetOf(echo.ziggie, echo.floor);
-        // The 2026-07-28 client on the same Ziggie, against the same floor (issue 7 §6).
-        report.budgetModern = budgetOf(echo.modern, echo.floor);
+        // The 2026-07-28 client on the same Ziggie (issue 7 §6), against the floor with the same
+        // client, and (for the record) against the 2025 client's floor.
+        report.budgetModern = budgetOf(echo.modern, echo.floorModern);
+        report.budgetModernVsLegacyFloor = budgetOf(echo.modern, echo.floor);
       }
       if (only !== 'echo') {
-        const elicit = await benchElicit(ziggie);
+        const elicit = await benchElicit(ziggie, { rounds: ROUNDS, calls: ELICIT_CALLS, progress });
         report.elicitation = {
           ...elicit,
           // What the bridge adds per round of input, over the same round made directly.
