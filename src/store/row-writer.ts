@@ -1,5 +1,4 @@
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
-import type { SqliteStatement } from 'kysely';
 import type { NodeSqliteDatabase } from './sqlite-driver.ts';
 
 /**
@@ -17,22 +16,26 @@ export interface RowWriter {
   insert(table: string, rows: ReadonlyArray<Record<string, unknown>>): void;
   /** Runs a statement; answers how many rows it changed. */
   run(sql: string, parameters: readonly SQLInputValue[]): number;
-  /** The rows a statement answers (null-prototype objects: read them, do not hand them out). */
-  all(sql: string, parameters: readonly SQLInputValue[]): Array<Record<string, unknown>>;
+  /** The rows a statement answers, each as an array of its columns' values in the statement's order. */
+  values(sql: string, parameters: readonly SQLInputValue[]): unknown[][];
 }
 
 /** Prepared statements kept per SQL text (the hot paths use a few dozen). */
 const MAX_STATEMENTS = 256;
 
 export function sqliteRowWriter(database: NodeSqliteDatabase): RowWriter {
-  const inserts = new Map<string, SqliteStatement>();
+  const inserts = new Map<string, string>();
   const statements = new Map<string, StatementSync>();
-  const prepared = (sql: string): StatementSync => {
-    let statement = statements.get(sql);
+  /** Statements whose rows come as arrays (node:sqlite builds an object per row at twice the cost). */
+  const arrays = new Map<string, StatementSync>();
+  const prepared = (sql: string, asArrays = false): StatementSync => {
+    const cache = asArrays ? arrays : statements;
+    let statement = cache.get(sql);
     if (!statement) {
-      if (statements.size >= MAX_STATEMENTS) statements.clear();
+      if (cache.size >= MAX_STATEMENTS) cache.clear();
       statement = database.raw.prepare(sql);
-      statements.set(sql, statement);
+      if (asArrays) statement.setReturnArrays(true);
+      cache.set(sql, statement);
     }
     return statement;
   };
@@ -43,21 +46,27 @@ export function sqliteRowWriter(database: NodeSqliteDatabase): RowWriter {
       // Table and column names come from the repositories, never from input.
       const columns = Object.keys(first);
       const key = `${table}(${columns.join(',')})`;
-      let statement = inserts.get(key);
-      if (!statement) {
+      let sql = inserts.get(key);
+      if (sql === undefined) {
         const names = columns.map((column) => `"${column}"`).join(', ');
-        statement = database.prepare(
-          `insert into "${table}" (${names}) values (${columns.map(() => '?').join(', ')})`,
-        );
-        inserts.set(key, statement);
+        sql = `insert into "${table}" (${names}) values (${columns.map(() => '?').join(', ')})`;
+        inserts.set(key, sql);
       }
-      for (const row of rows) statement.run(columns.map((column) => row[column] ?? null));
+      const statement = prepared(sql);
+      for (const row of rows) statement.run(...columns.map((column) => toInput(row[column])));
     },
     run(sql, parameters) {
       return Number(prepared(sql).run(...parameters).changes);
     },
-    all(sql, parameters) {
-      return prepared(sql).all(...parameters) as Array<Record<string, unknown>>;
+    values(sql, parameters) {
+      return prepared(sql, true).all(...parameters) as unknown as unknown[][];
     },
   };
+}
+
+/** node:sqlite takes no booleans or undefined; SQLite stores booleans as 0/1. */
+function toInput(value: unknown): SQLInputValue {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value as SQLInputValue;
 }

@@ -8,7 +8,17 @@ import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { RowWriter } from './row-writer.ts';
 import type { Database, StoreDb, TasksTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
-import { chunks, newRow, ROWS_PER_STATEMENT, toSet, toTask, toTransition, writtenTask } from './task-rows.ts';
+import {
+  chunks,
+  newRow,
+  ROWS_PER_STATEMENT,
+  TASK_COLUMN_LIST,
+  taskFromValues,
+  toSet,
+  toTask,
+  toTransition,
+  writtenTask,
+} from './task-rows.ts';
 import type {
   ActiveAgentCount,
   NewTask,
@@ -72,7 +82,7 @@ const RANK: Record<string, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2 };
 const COMPLETE_ONE_SQL = `update tasks set status = 'COMPLETED', output_json = ?, input_tokens = input_tokens + ?,
   output_tokens = output_tokens + ?, cost = cost + ?, completed_at = ?, updated_at = ?, duration_ms = ? - started_at,
   lease_owner = null, lease_expires_at = null where id = ? and status = 'IN_PROGRESS'`;
-const GET_ONE_SQL = 'select * from tasks where id = ?';
+const GET_ONE_SQL = `select ${TASK_COLUMN_LIST} from tasks where id = ?`;
 
 /** The column a usage rollup groups by (`a` is the assignee, joined for its team). */
 const USAGE_KEY: Record<UsageGroupBy, RawBuilder<string | null>> = {
@@ -131,8 +141,8 @@ export class SqlTaskRepo implements TaskRepo {
       // One prepared single-row lookup each: cheaper on SQLite than an `in` list of hundreds.
       const out: Task[] = [];
       for (const id of new Set(ids)) {
-        const row = this.#writer.all(GET_ONE_SQL, [id])[0];
-        if (row) out.push(toTask(row as unknown as Selectable<TasksTable>));
+        const row = this.#writer.values(GET_ONE_SQL, [id])[0];
+        if (row) out.push(taskFromValues(row));
       }
       return out;
     }
@@ -257,13 +267,16 @@ export class SqlTaskRepo implements TaskRepo {
       text = `update tasks set ${CLAIM_SET_SQLITE} where id in (select id from tasks
         where status = 'ASSIGNED' and (not_before is null or not_before <= ?)
         ${assignees ? `and assignee in (${assignees.map(() => '?').join(', ')})` : ''}
-        order by ${RANK_SQL}, id limit ?) and status = 'ASSIGNED' returning *`;
+        order by ${RANK_SQL}, id limit ?) and status = 'ASSIGNED' returning ${TASK_COLUMN_LIST}`;
     }
-    const rows = await this.#rows(text, params);
+    // SQLite in a transaction: through the row writer, rows as arrays; else as a compiled query.
+    const tasks = this.#writer
+      ? this.#writer.values(text, params as SQLInputValue[]).map(taskFromValues)
+      : (await this.#db.executeQuery<Selectable<TasksTable>>(CompiledQuery.raw(text, params))).rows.map(
+          toTask,
+        );
     // Most urgent first, then oldest (RETURNING keeps no order).
-    return rows
-      .map((row) => toTask(row as unknown as Selectable<TasksTable>))
-      .sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return tasks.sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async claimableAssignees(assignees: readonly string[], now: Date): Promise<string[]> {
@@ -277,13 +290,6 @@ export class SqlTaskRepo implements TaskRepo {
       .where((eb) => eb.or([eb('not_before', 'is', null), eb('not_before', '<=', now.getTime())]))
       .execute();
     return rows.flatMap((row) => (row.assignee === null ? [] : [row.assignee]));
-  }
-
-  /** Rows of a raw statement: the row writer's on SQLite in a transaction, else a compiled query. */
-  async #rows(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
-    if (this.#writer) return this.#writer.all(text, params as SQLInputValue[]);
-    const result = await this.#db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params));
-    return result.rows;
   }
 
   async get(id: string): Promise<Task | undefined> {
