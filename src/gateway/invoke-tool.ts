@@ -113,7 +113,9 @@ export async function invokeTool(
 }
 
 /** The caller's part of a 2026 upstream request's `_meta` envelope (the SDK fills in the rest). */
-function perRequestMeta(options: InvokeOptions): Record<string, unknown> | undefined {
+export function perRequestMeta(
+  options: Pick<InvokeOptions, 'logLevel' | 'clientCapabilities'>,
+): Record<string, unknown> | undefined {
   const meta: Record<string, unknown> = {};
   if (options.logLevel) meta[LOG_LEVEL_META_KEY] = options.logLevel;
   const caps = options.clientCapabilities;

@@ -101,14 +101,6 @@ interface Known {
   reason: string;
 }
 
-const NON_TOOL_INPUT: Known = {
-  outcome: 'fail',
-  reason:
-    'prompts/get (like resources/read) that needs client input is not bridged: Ziggie forwards it as a plain ' +
-    "request, and the upstream's request for input goes to Ziggie's routing of server-to-client requests, " +
-    'which only knows tool calls in flight; here it lands in a call another scenario left waiting for its ' +
-    'retry, and the prompts/get hangs until the client gives up (10 s)',
-};
 const CUSTOM_HEADERS: Known = {
   outcome: 'fail',
   reason:
@@ -124,7 +116,6 @@ const TASKS_NOT_SERVED: Known = {
 };
 
 const KNOWN_2026: Record<string, Known> = {
-  'input-required-result-non-tool-request': NON_TOOL_INPUT,
   'http-custom-header-server-validation': CUSTOM_HEADERS,
   ...Object.fromEntries(TASKS.map((name) => [name, TASKS_NOT_SERVED])),
   'tasks-status-notifications': {
@@ -190,8 +181,8 @@ describe('MCP conformance suite 0.2 (2026-07-28) through /servers/<name>/mcp', (
   beforeAll(async () => {
     harness = await startZiggie({
       mcpServers: Object.fromEntries(PAIRINGS.map((p) => [p.upstream, p.spec])),
-      // A call a scenario leaves waiting for a retry that never comes is let go after 3 s (5 min by
-      // default), so the prompts/get that ends up waiting on it (see NON_TOOL_INPUT) fails sooner.
+      // Calls the scenarios leave waiting for a retry that never comes are let go after 3 s (5 min by
+      // default).
       gateway: { heldCalls: { ttlMs: 3_000 } },
     });
     // The catalog lists an upstream just after it turns healthy: wait for both listings.

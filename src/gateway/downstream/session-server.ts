@@ -1,5 +1,6 @@
 import {
   type Implementation,
+  isInputRequiredResult,
   type LoggingLevel,
   ProtocolError,
   ProtocolErrorCode,
@@ -15,6 +16,7 @@ import type { Upstream } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
 import { callerOf } from './caller.ts';
 import { toProtocolError } from './errors.ts';
+import { forwardWithInput, upstreamParams } from './forward-with-input.ts';
 import type { HeldCallRegistry } from './held-calls.ts';
 import { assertPermitted } from './permissions.ts';
 import { DownstreamSession } from './session.ts';
@@ -165,8 +167,14 @@ export function createSessionServer(
           code: 'PROMPT_NOT_FOUND',
         });
       }
-      return forward(target.server, ctx.mcpReq.signal, (client, signal) =>
-        client.getPrompt({ ...request.params, name: target.name }, { signal }),
+      // The upstream may ask the client for input on the way (forward-with-input.ts).
+      return forwardWithInput(
+        services,
+        session,
+        ctx,
+        { key: `prompts/get ${request.params.name}`, server: target.server },
+        (client, signal, meta) =>
+          client.getPrompt(upstreamParams({ ...request.params, name: target.name }, ctx, meta), { signal }),
       );
     });
   }
@@ -183,9 +191,15 @@ export function createSessionServer(
 
     server.setRequestHandler('resources/read', async (request, ctx) => {
       const target = resolveUriOrThrow(request.params.uri);
-      const result = await forward(target.server, ctx.mcpReq.signal, (client, signal) =>
-        client.readResource({ ...request.params, uri: target.uri }, { signal }),
+      const result = await forwardWithInput(
+        services,
+        session,
+        ctx,
+        { key: `resources/read ${request.params.uri}`, server: target.server },
+        (client, signal, meta) =>
+          client.readResource(upstreamParams({ ...request.params, uri: target.uri }, ctx, meta), { signal }),
       );
+      if (isInputRequiredResult(result)) return result;
       return {
         ...result,
         contents: result.contents.map((c) => ({ ...c, uri: view.exposeUri(target.server, c.uri) })),

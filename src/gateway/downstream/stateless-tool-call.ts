@@ -7,10 +7,13 @@ import {
   type InputRequiredResult,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
+  type Progress,
+  type ProgressToken,
   ProtocolError,
   ProtocolErrorCode,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import type { CallContext } from '../call-recorder.ts';
 import { invokeTool } from '../invoke-tool.ts';
 import type { UpstreamClientRequestMethod } from '../upstream/types.ts';
 import type { CatalogView } from '../view.ts';
@@ -21,7 +24,7 @@ import { LOG_SEVERITY } from './session.ts';
 import type { CallOrigin } from './session-registry.ts';
 import type { SessionServices } from './session-server.ts';
 
-/** `requestState` of a held tool call: the held call, its round, and the tool it was for. */
+/** `requestState` of a held request: the held call, its round, and the request's key (`HeldRequest`). */
 export interface HeldToolState extends HeldState {
   t: string;
 }
@@ -100,12 +103,10 @@ export function callToolStateless(
 }
 
 /**
- * `tools/call` from a stateless (2026-07-28) client. The upstream call runs as a held call: when
- * the upstream asks for client input, the client gets `input_required` with the questions and a
- * sealed `requestState`; its retry carries the answers to the waiting upstream request. The first
- * round starts the call, later rounds resume it; every round relays progress while it waits.
+ * `tools/call` from a stateless (2026-07-28) client, as a held request (below): the tool is called
+ * with the caller's log level and capabilities, progress and upstream requests relayed.
  */
-export async function runStatelessToolCall(
+export function runStatelessToolCall(
   services: SessionServices,
   view: CatalogView,
   origin: CallOrigin,
@@ -113,16 +114,70 @@ export async function runStatelessToolCall(
   req: StatelessCallRequest,
 ): Promise<CallToolResult | InputRequiredResult> {
   const { name, arguments: args } = params;
+  return runHeldRequest<CallToolResult>(services, origin, req, {
+    key: name,
+    server: view.resolveTool(name)?.server,
+    progressToken: params._meta?.progressToken,
+    run: (hooks, signal) =>
+      invokeTool(services, view, name, args, {
+        signal,
+        caller: hooks.caller,
+        ...(hooks.logLevel ? { logLevel: hooks.logLevel } : {}),
+        clientCapabilities: hooks.capabilities,
+        onprogress: hooks.onprogress,
+        track: hooks.track,
+      }),
+  });
+}
+
+/** What a held request's upstream side gets: who calls, what they can answer, where input goes. */
+export interface HeldHooks {
+  readonly caller: CallContext;
+  readonly logLevel: LoggingLevel | undefined;
+  readonly capabilities: ClientCapabilities;
+  onprogress(progress: Progress): void;
+  /** Registers the request as in flight on `server`: its requests for input come to this client. */
+  track(server: string): () => void;
+}
+
+/** A stateless client's request that may need client input on the way. */
+export interface HeldRequest<T> {
+  /**
+   * What its `requestState` names, so a state cannot resume another request: the tool's name for
+   * `tools/call` (as states always had it), `<method> <name or uri>` for the others (tool names
+   * have no spaces).
+   */
+  readonly key: string;
+  /** The upstream serving it, for error messages; undefined when unknown. */
+  readonly server: string | undefined;
+  readonly progressToken: ProgressToken | undefined;
+  /** Makes the upstream request. */
+  run(hooks: HeldHooks, signal: AbortSignal): Promise<T>;
+}
+
+/**
+ * A stateless (2026-07-28) client's request, run as a held call: when the upstream asks for client
+ * input, the client gets `input_required` with the questions and a sealed `requestState`; its retry
+ * carries the answers to the waiting upstream request. The first round starts the request, later
+ * rounds resume it; every round relays progress and log messages while it waits.
+ */
+export async function runHeldRequest<T extends object>(
+  services: SessionServices,
+  origin: CallOrigin,
+  req: StatelessCallRequest,
+  request: HeldRequest<T>,
+): Promise<T | InputRequiredResult> {
+  const { key } = request;
   const owner = ownerOfAuth(req.authInfo);
   // 2026 clients ask for log messages per request; none are sent without a level.
   const logLevel = req.envelope?.[LOG_LEVEL_META_KEY] as LoggingLevel | undefined;
   const state = req.requestState;
   const capabilities = envelopeCapabilities(req.envelope);
-  let call: HeldCall<CallToolResult>;
+  let call: HeldCall<T>;
   try {
     if (state !== undefined) {
-      call = services.heldCalls.resume<CallToolResult>(state, owner);
-      if (state.t !== name) {
+      call = services.heldCalls.resume<T>(state, owner);
+      if (state.t !== key) {
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid or expired requestState', {
           reason: 'other_tool',
         });
@@ -131,26 +186,28 @@ export async function runStatelessToolCall(
       call.answer(state.r, req.inputResponses ?? {});
       call.stopClock();
     } else {
-      call = services.heldCalls.start<CallToolResult>(owner, (held, signal) =>
-        invokeTool(services, view, name, args, {
-          signal,
-          caller: callerOfAuth(req.authInfo),
-          ...(logLevel ? { logLevel } : {}),
-          clientCapabilities: capabilities ?? {},
-          onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
-          track: (server) => {
-            const inFlight = services.sessions.beginCall(origin, server, {
-              supports: (method) => capabilitiesSupport(capabilities, method),
-              ask: (method, params, askSignal, inputName) => held.ask(method, params, askSignal, inputName),
-              log: (message) => held.onlog?.(message),
-            });
-            return () => services.sessions.endCall(inFlight);
+      call = services.heldCalls.start<T>(owner, (held, signal) =>
+        request.run(
+          {
+            caller: callerOfAuth(req.authInfo),
+            logLevel,
+            capabilities: capabilities ?? {},
+            onprogress: (progress) => held.onprogress?.(progress as Record<string, unknown>),
+            track: (server) => {
+              const inFlight = services.sessions.beginCall(origin, server, {
+                supports: (method) => capabilitiesSupport(capabilities, method),
+                ask: (method, params, askSignal, inputName) => held.ask(method, params, askSignal, inputName),
+                log: (message) => held.onlog?.(message),
+              });
+              return () => services.sessions.endCall(inFlight);
+            },
           },
-        }),
+          signal,
+        ),
       );
     }
   } catch (error) {
-    throw toProtocolError(error, view.resolveTool(name)?.server);
+    throw toProtocolError(error, request.server);
   }
 
   // Progress and log messages go out on this round's stream, in order, before its answer.
@@ -158,7 +215,7 @@ export async function runStatelessToolCall(
   const relay = (notification: { method: string; params: Record<string, unknown> }) => {
     relayed = relayed.then(() => req.notify(notification)).catch(() => {});
   };
-  const progressToken = params._meta?.progressToken;
+  const { progressToken } = request;
   if (progressToken !== undefined) {
     call.onprogress = (progress) =>
       relay({ method: 'notifications/progress', params: { ...progress, progressToken } });
@@ -181,14 +238,14 @@ export async function runStatelessToolCall(
       return outcome.result;
     }
     services.heldCalls.park(call as HeldCall<unknown>);
-    const requestState = await services.requestStateCodec.mint({ h: call.id, r: call.round, t: name });
+    const requestState = await services.requestStateCodec.mint({ h: call.id, r: call.round, t: key });
     return {
       resultType: 'input_required',
       inputRequests: outcome.requests,
       requestState,
     } as InputRequiredResult;
   } catch (error) {
-    throw toProtocolError(error, view.resolveTool(name)?.server);
+    throw toProtocolError(error, request.server);
   } finally {
     call.onprogress = undefined;
     call.onlog = undefined;
