@@ -66,8 +66,7 @@ export async function inTaskTransaction<T>(
     pending.set(tx, state);
     const value = await fn(tx);
     pending.delete(tx);
-    await tx.tasks.writeMoves(sortedWorkloads(state), state.transitions);
-    if (state.audit.length > 0) await tx.audit.append(state.audit);
+    await tx.tasks.writeMoves(sortedWorkloads(state), state.transitions, state.audit);
     return value;
   });
   if (bus) for (const event of state.events) bus.publish('task.changed', event);

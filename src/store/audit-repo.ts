@@ -25,18 +25,30 @@ export class AuditHeadHint {
   head: { lastId: number; lastHash: string } | undefined;
 }
 
-/** The columns of an entry, in the order of the PostgreSQL append below. */
-const APPEND_AFTER_SQL = `with head as (
-    update audit_head set last_id = $1, last_hash = $2
-    where id = 1 and last_id = $3 and last_hash = $4 returning id
-  ), entries as (
-    insert into audit_log (id, at, actor_type, actor_id, action, entity_type, entity_id, metadata_json, ip,
-      duration_ms, outcome, prev_hash, hash)
-    select * from unnest($5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-      $12::text[], $13::text[], $14::float8[], $15::text[], $16::text[], $17::text[])
-    where exists (select 1 from head)
-  )
-  select count(*) as moved from head`;
+/**
+ * Data-modifying CTEs written in the same statement as an append on PostgreSQL (the workloads and
+ * transition rows of a task transaction: one round trip for the lot). `?` placeholders, `params` in
+ * their order. `gate`: CTEs (with RETURNING) the head waits for, so that their row locks are taken
+ * before the head's — the head is always locked last (see inTaskTransaction).
+ */
+export interface AppendPrefix {
+  ctes: string[];
+  params: unknown[];
+  gate: string[];
+}
+
+/** The entries' columns as arrays, in COLUMNS order. */
+const UNNEST_ENTRIES = `insert into audit_log (id, at, actor_type, actor_id, action, entity_type, entity_id,
+    metadata_json, ip, duration_ms, outcome, prev_hash, hash)
+  select * from unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+    ?::text[], ?::float8[], ?::text[], ?::text[], ?::text[])
+  where exists (select 1 from head)`;
+
+/** `?` placeholders numbered for PostgreSQL (`$1`, …); the SQL holds no other `?`. */
+function numbered(text: string): string {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${++n}`);
+}
 
 /**
  * The audit log. Appends lock the single head row (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's
@@ -45,7 +57,8 @@ const APPEND_AFTER_SQL = `with head as (
  * the change it records, and two nodes on one database never fork the chain.
  *
  * On PostgreSQL the head is not read first when this store knows where it left it (`hint`): one
- * statement moves the head only if it is still there — the row is locked and checked as committed
+ * statement (which may also write the task transaction's other rows, `appendWith`) moves the head
+ * only if it is still there — the row is locked and checked as committed
  * (an `UPDATE … WHERE last_id = … AND last_hash = …`, re-checked against the newest version when
  * another transaction held it) — and inserts the entries only if it moved. When another node (or a
  * rolled-back transaction) moved it, nothing is written and the append is done the plain way.
@@ -65,14 +78,32 @@ export class SqlAuditRepo implements AuditRepo {
   }
 
   append(entries: readonly NewAuditEntry[]): Promise<AuditEntry[]> {
-    if (entries.length === 0) return Promise.resolve([]);
+    return this.appendWith(entries);
+  }
+
+  /**
+   * `append`, with `prefix` (PostgreSQL only) written first: in the same statement when this store
+   * knows where the head is, else in one of its own.
+   */
+  appendWith(entries: readonly NewAuditEntry[], prefix?: AppendPrefix): Promise<AuditEntry[]> {
+    if (entries.length === 0 && !prefix) return Promise.resolve([]);
     return inTransaction(this.#db, async (trx) => {
       const known =
-        this.#dialect === 'postgres' && entries.length <= ROWS_PER_INSERT ? this.#hint?.head : undefined;
+        this.#dialect === 'postgres' && entries.length > 0 && entries.length <= ROWS_PER_INSERT
+          ? this.#hint?.head
+          : undefined;
       if (known) {
         const { written, rows, moved } = chain(entries, known.lastId, known.lastHash);
+        const gate = prefix?.gate.map((name) => `and (select count(*) from ${name}) >= 0`).join(' ') ?? '';
+        const text = `with ${[
+          ...(prefix?.ctes ?? []),
+          `head as (update audit_head set last_id = ?, last_hash = ?
+            where id = 1 and last_id = ? and last_hash = ? ${gate} returning id)`,
+          `entries as (${UNNEST_ENTRIES})`,
+        ].join(', ')} select count(*) as moved from head`;
         const result = await trx.executeQuery<{ moved: string | number }>(
-          CompiledQuery.raw(APPEND_AFTER_SQL, [
+          CompiledQuery.raw(numbered(text), [
+            ...(prefix?.params ?? []),
             moved.last_id,
             moved.last_hash,
             known.lastId,
@@ -84,7 +115,13 @@ export class SqlAuditRepo implements AuditRepo {
           this.#remember(moved);
           return written;
         }
+        // The head was not where this store left it: the prefix is written, the entries are not.
+      } else if (prefix) {
+        await trx.executeQuery(
+          CompiledQuery.raw(numbered(`with ${prefix.ctes.join(', ')} select 1`), prefix.params),
+        );
       }
+      if (entries.length === 0) return [];
       const head = await this.#lockHead(trx);
       const { written, rows, moved } = chain(entries, Number(head.last_id), head.last_hash);
       if (this.#writer) {
@@ -187,7 +224,7 @@ export class SqlAuditRepo implements AuditRepo {
   }
 }
 
-/** The columns of an audit row, in APPEND_AFTER_SQL's order. */
+/** The columns of an audit row, in UNNEST_ENTRIES' order. */
 const COLUMNS = [
   'id',
   'at',

@@ -132,6 +132,7 @@ function createRepos(
   hint: AuditHeadHint,
   writer?: RowWriter,
 ): StoreRepos {
+  const audit = new SqlAuditRepo(db, dialect, writer, hint);
   return {
     dialect,
     servers: new SqlServerRepo(db, logger),
@@ -139,10 +140,10 @@ function createRepos(
     callLog: new SqlCallLogRepo(db),
     mcpTasks: new SqlMcpTaskRepo(db),
     auth: createAuthStore(db),
-    audit: new SqlAuditRepo(db, dialect, writer, hint),
+    audit,
     workspaces: new SqlWorkspaceRepo(db, dialect),
     agents: new SqlAgentRepo(db, dialect),
-    tasks: new SqlTaskRepo(db, dialect, writer),
+    tasks: new SqlTaskRepo(db, dialect, audit, writer),
   };
 }
 

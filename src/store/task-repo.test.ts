@@ -171,6 +171,87 @@ describe('task repo', () => {
       await store().tasks.adjustWorkload('cand-a', -5);
       expect((await store().agents.get('cand-a'))?.workload).toBe(0);
     });
+
+    it("writes a transaction's workloads, transitions and audit entries together, also after another store moved the audit head", async () => {
+      await store().agents.insert([agent('moves-a', 'L3', null, []), agent('moves-b', 'L3', null, [])]);
+      const task = await store().tasks.insert(newTask(), { assignee: 'moves-a', why: 'test' });
+      const other = await database().open();
+      const moves = (n: number) => async () =>
+        store().transaction((tx) =>
+          tx.tasks.writeMoves(
+            new Map([
+              ['moves-a', n],
+              ['moves-b', -1],
+            ]),
+            [
+              {
+                taskId: task.id,
+                from: 'ASSIGNED',
+                to: 'IN_PROGRESS',
+                actor: alice,
+                reason: `r${n}`,
+                at: new Date(),
+              },
+            ],
+            [
+              {
+                actor: alice,
+                action: 'TASK_STARTED',
+                entityType: 'task',
+                entityId: task.id,
+                metadata: { n },
+              },
+            ],
+          ),
+        );
+      try {
+        await moves(2)();
+        // Another node appends: this store's idea of the head is stale now.
+        await other.audit.append([{ actor: alice, action: 'OTHER', entityType: 'x', entityId: 'other' }]);
+        await moves(3)();
+        await moves(4)();
+      } finally {
+        await other.close();
+      }
+      expect((await store().agents.get('moves-a'))?.workload).toBe(9);
+      expect((await store().agents.get('moves-b'))?.workload).toBe(0);
+      expect((await store().tasks.transitions(task.id)).map((t) => t.reason)).toEqual(['r2', 'r3', 'r4']);
+      const entries = (await store().audit.list({ entityId: task.id }, { limit: 10 })).items;
+      expect(entries.map((e) => JSON.parse(e.metadataJson).n)).toEqual([4, 3, 2]);
+      // One chain: every entry points at the one before it, the head at the last.
+      const { head, anchor } = await store().audit.chainState();
+      const all = await store().audit.scan({}, anchor.firstId - 1, 100_000);
+      for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);
+      expect(all.at(-1)).toMatchObject({ id: head.lastId, hash: head.lastHash });
+    });
+
+    it('claims the most urgent, then oldest, ASSIGNED tasks of the given agents in one statement', async () => {
+      await store().agents.insert([agent('claim-a', 'L3', null, []), agent('claim-b', 'L3', null, [])]);
+      const mk = (priority: NewTask['priority'], assignee: string) =>
+        store().tasks.insert(newTask({ priority }), { assignee, why: 'test' });
+      const low = await mk('LOW', 'claim-a');
+      const high = await mk('HIGH', 'claim-a');
+      const critical = await mk('CRITICAL', 'claim-a');
+      await mk('CRITICAL', 'claim-b');
+      const at = new Date();
+      const lease = { owner: 'node:c1', expiresAt: new Date(at.getTime() + 30_000), at };
+      const claimed = await store().transaction((tx) =>
+        tx.tasks.claim({ assignees: ['claim-a'], limit: 2, now: at }, lease),
+      );
+      expect(claimed.map((t) => t.id)).toEqual([critical.id, high.id]);
+      expect(claimed[0]).toMatchObject({
+        status: 'IN_PROGRESS',
+        attempts: 1,
+        leaseOwner: 'node:c1',
+        leaseExpiresAt: lease.expiresAt,
+        startedAt: at,
+        input: { scene: 'a', frames: [1, 2] },
+      });
+      expect(await store().tasks.get(low.id)).toMatchObject({ status: 'ASSIGNED', attempts: 0 });
+      expect(await store().tasks.claimableAssignees(['claim-a', 'claim-b', 'claim-c'], at)).toEqual(
+        expect.arrayContaining(['claim-a', 'claim-b']),
+      );
+    });
   });
 });
 

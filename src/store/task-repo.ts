@@ -2,8 +2,10 @@ import type { SQLInputValue } from 'node:sqlite';
 import { CompiledQuery, type QueryCreator, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
+import type { NewAuditEntry } from '../core/audit.ts';
 import type { Tier } from '../core/policy.ts';
 import type { Task, TaskLogLine, TaskTransition } from '../core/task.ts';
+import type { AppendPrefix, SqlAuditRepo } from './audit-repo.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { RowWriter } from './row-writer.ts';
 import type { Database, StoreDb, TasksTable } from './schema.ts';
@@ -41,6 +43,17 @@ const CLAIM_SET_SQLITE = `status = 'IN_PROGRESS', attempts = attempts + 1, start
   lease_owner = ?, lease_expires_at = ?, not_before = null`;
 const CLAIM_SET_PG = `status = 'IN_PROGRESS', attempts = attempts + 1, started_at = $1, updated_at = $2,
   lease_owner = $3, lease_expires_at = $4, not_before = null`;
+
+/** The columns of a transition row, in the order of the PostgreSQL insert in writeMoves. */
+const TRANSITION_COLUMNS = [
+  'task_id',
+  'from_status',
+  'to_status',
+  'actor_type',
+  'actor_id',
+  'reason',
+  'at',
+] as const;
 
 function transitionRow(t: TaskTransition) {
   return {
@@ -112,11 +125,14 @@ export class SqlTaskRepo implements TaskRepo {
   readonly #db: StoreDb;
   readonly #dialect: StoreDialect;
   readonly #writer: RowWriter | undefined;
+  /** The audit log of the same transaction (writeMoves appends to it). */
+  readonly #audit: SqlAuditRepo;
 
   /** `writer`: the fast row appender, given only to repositories bound to a transaction. */
-  constructor(db: StoreDb, dialect: StoreDialect, writer?: RowWriter) {
+  constructor(db: StoreDb, dialect: StoreDialect, audit: SqlAuditRepo, writer?: RowWriter) {
     this.#db = db;
     this.#dialect = dialect;
+    this.#audit = audit;
     this.#writer = writer;
   }
 
@@ -162,24 +178,38 @@ export class SqlTaskRepo implements TaskRepo {
   async writeMoves(
     workloads: ReadonlyMap<string, number>,
     transitions: readonly TaskTransition[],
+    audit: readonly NewAuditEntry[],
   ): Promise<void> {
     const changes = [...workloads].filter(([, delta]) => delta !== 0);
-    if (
-      this.#dialect !== 'postgres' ||
-      changes.length === 0 ||
-      changes.length > ROWS_PER_STATEMENT ||
-      transitions.length === 0 ||
-      transitions.length > ROWS_PER_STATEMENT
-    ) {
+    if (this.#dialect !== 'postgres') {
       await this.adjustWorkloads(workloads);
-      return this.appendTransitions(transitions);
+      await this.appendTransitions(transitions);
+      await this.#audit.append(audit);
+      return;
     }
-    // One round trip: the workloads move in a data-modifying CTE of the transitions' insert.
-    await this.#db
-      .with('workloads', (db) => workloadUpdate(db, changes))
-      .insertInto('task_transitions')
-      .values(transitions.map(transitionRow))
-      .execute();
+    // One round trip for the lot: the workloads (agents locked in id order) and the transition rows
+    // in data-modifying CTEs of the audit append, whose head is locked after the agents.
+    const prefix: AppendPrefix = { ctes: [], params: [], gate: [] };
+    if (changes.length > 0) {
+      prefix.ctes.push(`moved_workloads as (update agents
+        set workload = greatest(0, workload + (?::int[])[array_position(?::text[], id)])
+        where id = any(?::text[]) returning 1)`);
+      const ids = changes.map(([id]) => id);
+      prefix.params.push(
+        changes.map(([, delta]) => delta),
+        ids,
+        ids,
+      );
+      prefix.gate.push('moved_workloads');
+    }
+    if (transitions.length > 0) {
+      prefix.ctes.push(`moved_transitions as (insert into task_transitions
+        (task_id, from_status, to_status, actor_type, actor_id, reason, at)
+        select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]))`);
+      const rows = transitions.map(transitionRow);
+      for (const column of TRANSITION_COLUMNS) prefix.params.push(rows.map((row) => row[column]));
+    }
+    await this.#audit.appendWith(audit, prefix.ctes.length > 0 ? prefix : undefined);
   }
 
   async completeAttempts(

@@ -1,5 +1,6 @@
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
+import type { NewAuditEntry } from '../core/audit.ts';
 import type { Tier } from '../core/policy.ts';
 import type { Task, TaskLogLine, TaskTransition } from '../core/task.ts';
 import type { Page } from './cursor.ts';
@@ -141,10 +142,15 @@ export interface TaskRepo {
   write(task: Task, changes: TaskUpdate): Promise<Task | undefined>;
   appendTransitions(transitions: readonly TaskTransition[]): Promise<void>;
   /**
-   * The end of a task transaction: `adjustWorkloads` (agents in the map's order) and
-   * `appendTransitions`, in one statement where the dialect allows (PostgreSQL: one round trip).
+   * The end of a task transaction: `adjustWorkloads` (agents in the map's order),
+   * `appendTransitions` and the audit entries, appended last (their head row locked after every
+   * other row). On PostgreSQL in one statement when the store knows where the audit head is.
    */
-  writeMoves(workloads: ReadonlyMap<string, number>, transitions: readonly TaskTransition[]): Promise<void>;
+  writeMoves(
+    workloads: ReadonlyMap<string, number>,
+    transitions: readonly TaskTransition[],
+    audit: readonly NewAuditEntry[],
+  ): Promise<void>;
   /** Oldest first. */
   transitions(taskId: string): Promise<TaskTransition[]>;
   /** Newest first, keyset-paginated. */
