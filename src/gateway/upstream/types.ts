@@ -105,6 +105,18 @@ export interface Upstream {
     params: Record<string, unknown>,
     options?: RawRequestOptions,
   ): Promise<RawResult>;
+  /**
+   * Holds a subscription to the upstream resource `uri` (its `notifications/resources/updated`
+   * reach `UpstreamHooks.onNotification`), shared by every holder: the first one subscribes
+   * upstream, in the upstream's era (2025: `resources/subscribe`; 2026-07-28: a
+   * `subscriptions/listen` stream whose filter names the URI), and the subscription is made
+   * again after a reconnect. Rejects when the upstream is unavailable or refuses it.
+   */
+  subscribeResource(uri: string): Promise<void>;
+  /** Gives up one hold on `uri`; the last one ends the upstream subscription. */
+  unsubscribeResource(uri: string): Promise<void>;
+  /** Resource URIs subscribed upstream (held by at least one subscriber). */
+  subscribedResources(): string[];
 }
 
 export interface RawRequestOptions {

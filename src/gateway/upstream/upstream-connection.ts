@@ -11,6 +11,7 @@ import { restartDelay } from './backoff.ts';
 import { CallPolicy } from './call-policy.ts';
 import { createTransport } from './create-transport.ts';
 import { RawChannel } from './raw-channel.ts';
+import { ResourceHolds, type UpstreamResourceSubscription } from './resource-holds.ts';
 import type {
   RawRequestOptions,
   RawResult,
@@ -63,6 +64,8 @@ export class UpstreamConnection implements Upstream {
   #knownLegacy = false;
   #healthTimer: NodeJS.Timeout | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** Resource subscriptions held upstream for downstream subscribers, made again on reconnect. */
+  readonly #resources: ResourceHolds;
 
   constructor(spec: UpstreamSpec, timings: UpstreamTimings, hooks: UpstreamHooks, logger: Logger) {
     this.spec = spec;
@@ -73,6 +76,10 @@ export class UpstreamConnection implements Upstream {
     const callTimeoutMs = spec.timeoutMs ?? timings.callTimeoutMs;
     this.#policy = new CallPolicy(spec.name, callTimeoutMs, timings);
     this.#healthTimeoutMs = Math.min(timings.connectTimeoutMs, callTimeoutMs);
+    this.#resources = new ResourceHolds(
+      { open: (uri) => this.#openResourceSubscription(uri), link: () => this.#generation },
+      this.#log,
+    );
   }
 
   status(): UpstreamStatus {
@@ -147,6 +154,59 @@ export class UpstreamConnection implements Upstream {
     );
   }
 
+  subscribeResource(uri: string): Promise<void> {
+    return this.#resources.acquire(uri);
+  }
+
+  unsubscribeResource(uri: string): Promise<void> {
+    return this.#resources.release(uri);
+  }
+
+  subscribedResources(): string[] {
+    return this.#resources.uris();
+  }
+
+  /**
+   * One resource subscription in the upstream's era: `resources/subscribe` on a 2025 link; on a
+   * 2026-07-28 link (which has no `resources/subscribe`) a `subscriptions/listen` stream whose
+   * filter names the URI, its `notifications/resources/updated` dispatched to the client's
+   * notification handlers like the 2025 ones. Losing that stream is losing the link.
+   */
+  async #openResourceSubscription(uri: string): Promise<UpstreamResourceSubscription> {
+    const { client } = await this.#connected();
+    const link = this.#generation;
+    if (client.getProtocolEra() !== 'modern') {
+      await this.call((c, signal) => c.subscribeResource({ uri }, { signal }));
+      return {
+        link,
+        close: async () => {
+          await this.call((c, signal) => c.unsubscribeResource({ uri }, { signal }));
+        },
+      };
+    }
+    const timeout = this.spec.timeoutMs ?? this.#timings.callTimeoutMs;
+    const subscription = await client.listen({ resourceSubscriptions: [uri] }, { timeout });
+    if (!subscription.honoredFilter.resourceSubscriptions?.includes(uri)) {
+      await subscription.close();
+      throw new ZiggieError(
+        'UPSTREAM_ERROR',
+        `upstream "${this.spec.name}" does not offer a subscription to resource "${uri}"`,
+        { server: this.spec.name, uri },
+      );
+    }
+    let closing = false;
+    void subscription.closed.then((how) => {
+      if (!closing && how !== 'local') this.#fail(link, 'a resource subscription stream closed');
+    });
+    return {
+      link,
+      close: () => {
+        closing = true;
+        return subscription.close();
+      },
+    };
+  }
+
   /** The healthy link, as `call` gets it (kept apart from `call`, the hot path). */
   async #connected(): Promise<Link> {
     if (!this.spec.enabled) throw this.#unavailable('disabled');
@@ -210,6 +270,7 @@ export class UpstreamConnection implements Upstream {
     this.#setState('healthy');
     this.#scheduleHealthCheck(generation);
     if (this.#info.era === '2026') this.#listen(generation, client);
+    this.#resources.reestablish();
   }
 
   /** The current link failed (connecting or connected): mark it, close it, restart after the backoff. */
