@@ -364,6 +364,9 @@ export class Gateway implements SessionServices {
       return;
     }
     this.sessions.forwardNotification(server, method, params);
+    // 2026-07-28 clients subscribed on their listen streams (the SDK's router matches the URI).
+    if (method === 'notifications/resources/updated' && typeof params?.uri === 'string')
+      this.stateless.resourceUpdated(server, params.uri);
   }
 }
 

@@ -1,4 +1,9 @@
-import { type LoggingLevel, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import {
+  type LoggingLevel,
+  ProtocolError,
+  ProtocolErrorCode,
+  SUBSCRIPTION_ID_META_KEY,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { ZiggieError } from '../../core/errors.ts';
 import type { ListKind } from '../catalog.ts';
@@ -33,6 +38,18 @@ export interface CallOrigin {
   lastActiveAt?: number;
 }
 
+/**
+ * A notification's params without the upstream's `subscriptionId` (the id of Ziggie's own listen
+ * stream upstream, meaningless to a client; a listen stream downstream gets its own).
+ */
+export function withoutSubscriptionId(params: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { _meta, ...others } = params ?? {};
+  const meta = _meta as Record<string, unknown> | undefined;
+  if (!meta || !(SUBSCRIPTION_ID_META_KEY in meta)) return { ...params };
+  const { [SUBSCRIPTION_ID_META_KEY]: _upstreams, ...rest } = meta;
+  return Object.keys(rest).length > 0 ? { ...others, _meta: rest } : others;
+}
+
 /** The client capability each server-to-client request needs. */
 const CAPABILITY_OF: Record<UpstreamClientRequestMethod, string> = {
   'sampling/createMessage': 'sampling',
@@ -62,8 +79,6 @@ export const NO_CLIENT_INPUT: ClientAsker = {
 export class SessionRegistry {
   readonly #sessions = new Map<string, DownstreamSession>();
   readonly #inFlight = new Map<string, Set<InFlightCall>>();
-  /** `server\0uri` → number of sessions subscribed, so the upstream subscription is shared. */
-  readonly #subscriptionCounts = new Map<string, number>();
   readonly #upstream: (name: string) => Upstream | undefined;
   readonly #logger: Logger;
 
@@ -161,12 +176,14 @@ export class SessionRegistry {
       for (const call of this.#inFlight.get(server) ?? []) call.asker.log?.(message(call.origin));
     } else if (method === 'notifications/resources/updated') {
       const uri = String(params?.uri ?? '');
+      const rest = withoutSubscriptionId(params);
       for (const session of this.#sessions.values()) {
         const exposed = session.view.exposeUri(server, uri);
-        if (session.subscriptions.has(exposed)) {
+        const target = session.subscriptions.get(exposed);
+        if (target?.server === server) {
           this.#send(session, {
             method: 'notifications/resources/updated',
-            params: { ...params, uri: exposed },
+            params: { ...rest, uri: exposed },
           });
         }
       }
@@ -181,6 +198,10 @@ export class SessionRegistry {
     }
   }
 
+  /**
+   * Subscribes a session to a resource: the upstream holds one subscription per URI for all its
+   * subscribers, sessions and stateless listen streams alike, made in the upstream's era.
+   */
   async subscribe(
     session: DownstreamSession,
     exposedUri: string,
@@ -188,29 +209,24 @@ export class SessionRegistry {
     uri: string,
   ): Promise<void> {
     if (session.subscriptions.has(exposedUri)) return;
-    const key = `${server}\0${uri}`;
-    const count = this.#subscriptionCounts.get(key) ?? 0;
-    if (count === 0) {
-      await this.#upstream(server)?.call((client, signal) => client.subscribeResource({ uri }, { signal }));
-    }
-    this.#subscriptionCounts.set(key, count + 1);
+    const upstream = this.#upstream(server);
+    if (!upstream)
+      throw new ZiggieError('UPSTREAM_NOT_FOUND', `upstream "${server}" was removed`, { server });
+    // Taken before the upstream answers, so a second subscribe meanwhile does not hold it twice.
     session.subscriptions.set(exposedUri, { server, uri });
+    try {
+      await upstream.subscribeResource(uri);
+    } catch (error) {
+      session.subscriptions.delete(exposedUri);
+      throw error;
+    }
   }
 
   async unsubscribe(session: DownstreamSession, exposedUri: string): Promise<void> {
     const target = session.subscriptions.get(exposedUri);
     if (!target) return;
     session.subscriptions.delete(exposedUri);
-    const key = `${target.server}\0${target.uri}`;
-    const count = (this.#subscriptionCounts.get(key) ?? 1) - 1;
-    if (count > 0) {
-      this.#subscriptionCounts.set(key, count);
-      return;
-    }
-    this.#subscriptionCounts.delete(key);
-    await this.#upstream(target.server)?.call((client, signal) =>
-      client.unsubscribeResource({ uri: target.uri }, { signal }),
-    );
+    await this.#upstream(target.server)?.unsubscribeResource(target.uri);
   }
 
   /** The most verbose level any session that can see `server` asked for (what the upstream should send). */

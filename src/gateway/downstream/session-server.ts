@@ -19,6 +19,7 @@ import { toProtocolError } from './errors.ts';
 import { forwardWithInput, upstreamParams } from './forward-with-input.ts';
 import type { HeldCallRegistry } from './held-calls.ts';
 import { assertPermitted } from './permissions.ts';
+import { resolveSubscribable } from './resource-subscriptions.ts';
 import { DownstreamSession } from './session.ts';
 import type { SessionRegistry } from './session-registry.ts';
 import { callToolStateless, type HeldToolState } from './stateless-tool-call.ts';
@@ -207,7 +208,7 @@ export function createSessionServer(
     });
 
     server.setRequestHandler('resources/subscribe', async (request) => {
-      const target = resolveUriOrThrow(request.params.uri);
+      const target = resolveSubscribable(services.catalog, view, request.params.uri);
       await sessions
         .subscribe(session, request.params.uri, target.server, target.uri)
         .catch((error: unknown) => {
