@@ -4,6 +4,7 @@ import { type AuthInfo, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type AuthService, identityKey } from '../auth/index.ts';
 import { isZiggieError } from '../core/errors.ts';
+import { paramHeaderRejection } from '../gateway/downstream/param-headers.ts';
 import type { DownstreamSession } from '../gateway/downstream/session.ts';
 import { type PlainToolCall, plainToolCall } from '../gateway/downstream/stateless-fast-call.ts';
 import type { Gateway } from '../gateway/gateway.ts';
@@ -102,6 +103,19 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRoutesOptions)
     // carrying one too: 2026-07-28 removed it, the per-request handler answers 404 / -32601),
     // answered by the SDK's per-request handler with the same gateway handlers.
     if (request.method === 'POST') {
+      // Mcp-Param-* headers must agree with the arguments they mirror (SEP-2243), whichever path serves.
+      const refused = paramHeaderRejection(request.headers, body, view);
+      if (refused) {
+        const id = (body as { id?: unknown }).id;
+        return reply
+          .code(refused.status)
+          .type('application/json')
+          .send({
+            jsonrpc: '2.0',
+            error: { code: refused.code, message: refused.message, data: refused.data },
+            id: typeof id === 'string' || typeof id === 'number' ? id : null,
+          });
+      }
       // The common case, a plain tools/call, skips the per-request SDK server (same answer, less work).
       const plain = plainToolCall(request.headers, body, view);
       if (plain) return serveToolCall(reply, view, plain, authInfo);

@@ -101,13 +101,6 @@ interface Known {
   reason: string;
 }
 
-const CUSTOM_HEADERS: Known = {
-  outcome: 'fail',
-  reason:
-    'Ziggie does not check Mcp-Param-* headers against x-mcp-header arguments (SEP-2243): the SDK checks them ' +
-    "only for McpServer instances, Ziggie's per-request server is a low-level Server (the well-formed cases pass, " +
-    'the malformed ones are not refused)',
-};
 const TASKS_NOT_SERVED: Known = {
   outcome: 'fail',
   reason:
@@ -116,7 +109,6 @@ const TASKS_NOT_SERVED: Known = {
 };
 
 const KNOWN_2026: Record<string, Known> = {
-  'http-custom-header-server-validation': CUSTOM_HEADERS,
   ...Object.fromEntries(TASKS.map((name) => [name, TASKS_NOT_SERVED])),
   'tasks-status-notifications': {
     outcome: 'inconclusive',
