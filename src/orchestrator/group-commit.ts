@@ -2,8 +2,11 @@ import type { StoreTx } from '../store/types.ts';
 
 type Transact = <T>(fn: (tx: StoreTx) => Promise<T>) => Promise<T>;
 
+/** A change: `alone` says whether it is the only one in its transaction (nothing runs after it but the end). */
+type Change<T> = (tx: StoreTx, alone: boolean) => Promise<T>;
+
 interface Queued {
-  fn: (tx: StoreTx) => Promise<unknown>;
+  fn: Change<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -35,7 +38,7 @@ export class GroupCommit {
     while (this.#queue.length > 0 || this.#flushing) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
-  run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+  run<T>(fn: Change<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#flushing) void this.#flush();
@@ -58,7 +61,7 @@ export class GroupCommit {
         try {
           results = await this.#transact(async (tx) => {
             const out: unknown[] = [];
-            for (const op of batch) out.push(await op.fn(tx));
+            for (const op of batch) out.push(await op.fn(tx, false));
             return out;
           });
         } catch {
@@ -78,7 +81,7 @@ export class GroupCommit {
   async #alone(op: Queued): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        op.resolve(await this.#transact(op.fn));
+        op.resolve(await this.#transact((tx) => op.fn(tx, true)));
         return;
       } catch (error) {
         // PostgreSQL chose this transaction as a deadlock's (or serialization's) victim: it was

@@ -1,5 +1,12 @@
 import type { SQLInputValue } from 'node:sqlite';
-import { CompiledQuery, type QueryCreator, type RawBuilder, type Selectable, sql } from 'kysely';
+import {
+  CompiledQuery,
+  type Insertable,
+  type QueryCreator,
+  type RawBuilder,
+  type Selectable,
+  sql,
+} from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
 import type { NewAuditEntry } from '../core/audit.ts';
@@ -122,7 +129,9 @@ interface UsageRow {
  * delegation rules and the audit entries are the service's, in the same transaction.
  */
 export class SqlTaskRepo implements TaskRepo {
-  readonly #db: StoreDb;
+  readonly #conn: StoreDb;
+  /** New tasks written with the transaction's `writeMoves` (insertMany `withMoves`, PostgreSQL). */
+  #deferred: Array<Insertable<TasksTable>> = [];
   readonly #dialect: StoreDialect;
   readonly #writer: RowWriter | undefined;
   /** The audit log of the same transaction (writeMoves appends to it). */
@@ -130,10 +139,20 @@ export class SqlTaskRepo implements TaskRepo {
 
   /** `writer`: the fast row appender, given only to repositories bound to a transaction. */
   constructor(db: StoreDb, dialect: StoreDialect, audit: SqlAuditRepo, writer?: RowWriter) {
-    this.#db = db;
+    this.#conn = db;
     this.#dialect = dialect;
     this.#audit = audit;
     this.#writer = writer;
+  }
+
+  /** The connection (or transaction); never while new rows wait for writeMoves (they would be missed). */
+  get #db(): StoreDb {
+    if (this.#deferred.length > 0) {
+      throw new Error(
+        'task rows inserted withMoves are written by writeMoves, at the end of the transaction',
+      );
+    }
+    return this.#conn;
   }
 
   async insert(task: NewTask, assignment?: TaskAssignment): Promise<Task> {
@@ -142,9 +161,14 @@ export class SqlTaskRepo implements TaskRepo {
     return writtenTask(row);
   }
 
-  async insertMany(items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>): Promise<Task[]> {
+  async insertMany(
+    items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>,
+    options: { withMoves?: boolean } = {},
+  ): Promise<Task[]> {
     const rows = items.map((item) => newRow(item.task, item.assignment));
     if (this.#writer) this.#writer.insert('tasks', rows);
+    else if (options.withMoves && this.#dialect === 'postgres' && rows.length <= ROWS_PER_STATEMENT)
+      this.#deferred.push(...rows);
     else
       for (const chunk of chunks(rows, ROWS_PER_STATEMENT))
         await this.#db.insertInto('tasks').values(chunk).execute();
@@ -190,6 +214,13 @@ export class SqlTaskRepo implements TaskRepo {
     // One round trip for the lot: the workloads (agents locked in id order) and the transition rows
     // in data-modifying CTEs of the audit append, whose head is locked after the agents.
     const prefix: AppendPrefix = { ctes: [], params: [], gate: [] };
+    if (this.#deferred.length > 0) {
+      // Kysely numbers its parameters in order of appearance: as `?` they join the others.
+      const insert = this.#conn.insertInto('tasks').values(this.#deferred).compile();
+      this.#deferred = [];
+      prefix.ctes.push(`new_tasks as (${insert.sql.replace(/\$\d+/g, '?')})`);
+      prefix.params.push(...insert.parameters);
+    }
     if (changes.length > 0) {
       prefix.ctes.push(`moved_workloads as (update agents
         set workload = greatest(0, workload + (?::int[])[array_position(?::text[], id)])

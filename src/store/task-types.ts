@@ -122,8 +122,15 @@ export interface TaskRepo {
    * names the assignee; `why` either way.
    */
   insert(task: NewTask, assignment?: TaskAssignment): Promise<Task>;
-  /** `insert` of many tasks, in a few statements. */
-  insertMany(items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>): Promise<Task[]>;
+  /**
+   * `insert` of many tasks, in a few statements. `withMoves`: the transaction ends with
+   * `writeMoves` and reads no task before it (a submit alone in its transaction); the rows may then
+   * be written in its statement (PostgreSQL: one round trip less).
+   */
+  insertMany(
+    items: ReadonlyArray<{ task: NewTask; assignment?: TaskAssignment }>,
+    options?: { withMoves?: boolean },
+  ): Promise<Task[]>;
   /** The tasks among `ids` that exist (in no order); `forUpdate` holds them (PostgreSQL row locks). */
   getMany(ids: readonly string[], options?: { forUpdate?: boolean }): Promise<Task[]>;
   get(id: string): Promise<Task | undefined>;
