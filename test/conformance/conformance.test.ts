@@ -64,7 +64,7 @@ describe('MCP conformance suite through /servers/<name>/mcp', () => {
   beforeAll(async () => {
     harness = await startZiggie({
       // The fixture serves both eras; pinned to 2025-11-25 so this run stays 2025 client → 2025 upstream
-      // (on a 2026 upstream, resources/subscribe is not bridged: see README, "Both MCP eras, bridged").
+      // (the 2025 client → 2026 upstream pairing is covered by test/gateway/*, subscriptions included).
       mcpServers: { conformance: { command: process.execPath, args: [FIXTURE], protocol: '2025-11-25' } },
     });
     // The catalog lists an upstream just after it turns healthy: wait for that, or the first
