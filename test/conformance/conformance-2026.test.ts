@@ -118,13 +118,6 @@ const KNOWN_2026: Record<string, Known> = {
 
 const KNOWN_2025: Record<string, Known> = {
   ...KNOWN_2026,
-  'server-stateless': {
-    outcome: 'fail',
-    reason:
-      "test_missing_capability: a 2025 upstream cannot see the request's capabilities and asks for sampling; " +
-      'Ziggie refuses that upstream request (-32021), the upstream turns it into an isError tool result and ' +
-      'Ziggie relays it, where the client must get MissingRequiredClientCapabilityError (-32021, HTTP 400)',
-  },
   'input-required-result-basic-elicitation': {
     outcome: 'fail',
     reason:

@@ -151,6 +151,23 @@ describe('the fast lane answers as the SDK path does', () => {
     return { status: response.status, type: response.headers.get('content-type'), json };
   }
 
+  // First: the input_required cases below leave calls held on the 2025 upstream, and a 2025 upstream's
+  // requests cannot be told apart (they would be routed to the most recent held call that can answer).
+  it('answers -32021 (HTTP 400) when a 2025 upstream asked for a capability the client did not declare', async () => {
+    const meta = { 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } };
+    for (const extra of [meta, { ...meta, ...TRACE }]) {
+      const response = await post(
+        callBody('old__summarize', { text: 'a long text' }, extra),
+        'old__summarize',
+      );
+      expect(response.status).toBe(400);
+      expect((await response.json()).error).toMatchObject({
+        code: -32021,
+        data: { requiredCapabilities: { sampling: {} } },
+      });
+    }
+  });
+
   describe.each(['old', 'new'])('%s upstream', (upstream) => {
     const cases: Array<[string, string, Record<string, unknown>]> = [
       ['a result', 'echo', { message: 'hi' }],

@@ -83,6 +83,11 @@ export class HeldCall<T> {
   #timer: NodeJS.Timeout | undefined;
   /** The final outcome went to the client: a later retry with this call's state is a replay. */
   delivered = false;
+  /**
+   * What the upstream asked for that the client did not declare (Ziggie refused it upstream), by
+   * capability: a call that then fails is the client's missing capability (`-32021`).
+   */
+  readonly refusals = new Set<string>();
 
   constructor(owner: string, run: (call: HeldCall<T>, signal: AbortSignal) => Promise<T>) {
     this.owner = owner;

@@ -29,7 +29,10 @@ export interface ClientAsker {
     signal: AbortSignal,
     /** The key a 2026 upstream gave the request (see `UpstreamHooks.onClientRequest`). */
     name?: string,
-  ): Promise<Record<string, unknown>>;
+  ): Promise<
+    Record<string, unknown>
+  > /** The upstream asked the calling client for `method`, which it did not declare: Ziggie refused it. */;
+  refused?(method: UpstreamClientRequestMethod): void;
 }
 
 /** Where a call comes from: a session, a stateless request, or a REST caller (no session). */
@@ -136,6 +139,8 @@ export class SessionRegistry {
     const call = calls.find((c) => c.asker.supports(method));
     if (call) return call.asker.ask(method, params, signal, name);
     if (calls.length > 0) {
+      // Told to the most recent call, the one a 2025 upstream's unattributed request most likely serves.
+      calls[0]?.asker.refused?.(method);
       // requiredCapabilities as the 2026-07-28 MissingRequiredClientCapabilityError (-32021) has it.
       throw new ZiggieError(
         'CLIENT_CAPABILITY_MISSING',

@@ -7,6 +7,7 @@ import {
   type InputRequiredResult,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
+  MissingRequiredClientCapabilityError,
   type Progress,
   type ProgressToken,
   ProtocolError,
@@ -198,6 +199,7 @@ export async function runHeldRequest<T extends object>(
                 supports: (method) => capabilitiesSupport(capabilities, method),
                 ask: (method, params, askSignal, inputName) => held.ask(method, params, askSignal, inputName),
                 log: (message) => held.onlog?.(message),
+                refused: (method) => held.refusals.add(CAPABILITY_OF[method]),
               });
               return () => services.sessions.endCall(inFlight);
             },
@@ -230,11 +232,15 @@ export async function runHeldRequest<T extends object>(
   try {
     const outcome = await call.next(req.signal).catch((error: unknown) => {
       services.heldCalls.finish(call as HeldCall<unknown>);
-      throw error;
+      throw missingCapability(call) ?? error;
     });
     await relayed;
     if (outcome.done) {
       services.heldCalls.finish(call as HeldCall<unknown>);
+      if ((outcome.result as { isError?: unknown }).isError === true) {
+        const missing = missingCapability(call);
+        if (missing) throw missing;
+      }
       return outcome.result;
     }
     services.heldCalls.park(call as HeldCall<unknown>);
@@ -250,4 +256,23 @@ export async function runHeldRequest<T extends object>(
     call.onprogress = undefined;
     call.onlog = undefined;
   }
+}
+
+/** The client capability each upstream request for input needs. */
+const CAPABILITY_OF: Record<UpstreamClientRequestMethod, string> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+/**
+ * A call that failed after Ziggie refused the upstream something the client did not declare (a 2025
+ * upstream cannot know what a 2026 client declared, so it asks, and turns the refusal into an error
+ * result or a failure): the 2026-07-28 answer to that is `MissingRequiredClientCapabilityError`
+ * (`-32021`, HTTP 400) naming what was missing, as a 2026 server would have answered itself.
+ */
+function missingCapability(call: HeldCall<unknown>): MissingRequiredClientCapabilityError | undefined {
+  if (call.refusals.size === 0) return undefined;
+  const requiredCapabilities = Object.fromEntries([...call.refusals].map((capability) => [capability, {}]));
+  return new MissingRequiredClientCapabilityError({ requiredCapabilities });
 }
