@@ -8,6 +8,7 @@ import {
   ServerMessageSchema,
 } from '../../src/core/agent-protocol.ts';
 import { httpBase, requestJson, ZiggieApiError } from './http.ts';
+import { boundLogs, logBytes, OFFLINE_LOG_BYTES } from './offline-logs.ts';
 import type { SubmitTaskInput, TaskJson, ToolResult } from './types.ts';
 
 export type { RemoteTask } from '../../src/core/agent-protocol.ts';
@@ -122,6 +123,8 @@ class AgentClient {
   readonly #running = new Map<string, Running>();
   readonly #waiting: RemoteTask[] = [];
   #outbox: AgentSingleMessageInput[] = [];
+  /** Log text queued while disconnected (see offline-logs.ts). */
+  #offlineLogBytes = 0;
   #flushing = false;
   #socket: WebSocket | undefined;
   #hello: HelloMessage | undefined;
@@ -300,6 +303,7 @@ class AgentClient {
       },
       log: (text, stream = 'info') => {
         const line = { stream, text: text.length > MAX_LOG_TEXT ? text.slice(0, MAX_LOG_TEXT) : text };
+        this.#boundOfflineLogs(line.text.length);
         const last = this.#outbox.at(-1);
         // Lines of one task written in one tick travel as one message (of bounded size).
         if (
@@ -360,6 +364,21 @@ class AgentClient {
     error.name = 'AbortError';
     running.awaiting?.reject(error);
     running.controller.abort(error);
+  }
+
+  /**
+   * While disconnected the outbox is all there is: past `OFFLINE_LOG_BYTES` of log text, the oldest
+   * lines are dropped (down to half, so this runs rarely), never the results.
+   */
+  #boundOfflineLogs(adding: number): void {
+    if (this.#hello && this.#socket?.readyState === WebSocket.OPEN) {
+      this.#offlineLogBytes = 0;
+      return;
+    }
+    this.#offlineLogBytes += adding;
+    if (this.#offlineLogBytes <= OFFLINE_LOG_BYTES) return;
+    this.#outbox = boundLogs(this.#outbox, OFFLINE_LOG_BYTES / 2);
+    this.#offlineLogBytes = logBytes(this.#outbox) + adding;
   }
 
   #send(message: AgentSingleMessageInput): void {
