@@ -10,13 +10,24 @@ import { TIERS, type Tier } from './policy.ts';
 export const AGENT_STATUSES = ['idle', 'assigned', 'working', 'blocked', 'offline', 'disabled'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
+/**
+ * Ids that name endpoints of their own under `/api/agents/` (`GET /api/agents/tree`, the agents'
+ * WebSocket `GET /api/agents/connect`): an agent with such an id could not be read by its URL.
+ */
+export const RESERVED_AGENT_IDS: readonly string[] = ['connect', 'tree'];
+
 /** Ids appear in URLs and CLI arguments: letters, digits, `.`, `_`, `-`. */
 export const AgentIdSchema = z
   .string()
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
     'an agent id is 1-128 letters, digits, ".", "_" and "-", starting with a letter or digit',
-  );
+  )
+  .refine((id) => !RESERVED_AGENT_IDS.includes(id), {
+    error: (issue) =>
+      `"${String(issue.input)}" is reserved (it names the endpoint /api/agents/${String(issue.input)}); ` +
+      `agent ids may be anything else but ${RESERVED_AGENT_IDS.map((id) => `"${id}"`).join(' and ')}`,
+  });
 
 /** How the orchestrator runs the agent (`{type: "cli", command: …}`, `{type: "http", url: …}`, …). */
 export const ExecutorSchema = z.looseObject({ type: z.string().min(1) });

@@ -178,6 +178,22 @@ describe('agents REST API', () => {
     ['PATCH', '/api/agents/ziggie', { id: 'renamed' }, 400, 'VALIDATION_FAILED', 'id'],
     ['GET', '/api/agents/nobody', undefined, 404, 'AGENT_NOT_FOUND', '"nobody"'],
     ['POST', '/api/agents', { id: 'bad id', name: 'X', tier: 'L1' }, 400, 'VALIDATION_FAILED', 'id'],
+    [
+      'POST',
+      '/api/agents',
+      { id: 'connect', name: 'X', tier: 'L1' },
+      400,
+      'VALIDATION_FAILED',
+      'is reserved',
+    ],
+    [
+      'POST',
+      '/api/agents',
+      { id: 'tree', name: 'X', tier: 'L1' },
+      400,
+      'VALIDATION_FAILED',
+      '/api/agents/tree',
+    ],
     ['POST', '/api/agents', { id: 'x1', tier: 'L1' }, 400, 'VALIDATION_FAILED', 'name'],
     [
       'POST',
