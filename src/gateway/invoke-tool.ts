@@ -62,15 +62,7 @@ export async function invokeTool(
   args: Record<string, unknown> | undefined,
   options: InvokeOptions = {},
 ): Promise<CallToolResult> {
-  const target = view.resolveTool(name);
-  if (!target)
-    throw new ZiggieError('TOOL_NOT_FOUND', `unknown tool "${name}" (see tools/list)`, { tool: name });
-  const problem = services.validator.check(target.entry.hash, target.entry.tool.inputSchema, args);
-  if (problem) {
-    throw new ZiggieError('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool "${name}": ${problem}`, {
-      tool: name,
-    });
-  }
+  const target = checkedTool(services, view, name, args);
   const upstream = services.upstream(target.server);
   if (!upstream) throw new ZiggieError('UPSTREAM_NOT_FOUND', `upstream "${target.server}" was removed`);
   const untrack = options.track?.(target.server);
@@ -110,6 +102,25 @@ export async function invokeTool(
       options.caller,
     );
   }
+}
+
+/** The tool a call names, its arguments checked against its input schema; a Ziggie error otherwise. */
+export function checkedTool(
+  services: Pick<SessionServices, 'validator'>,
+  view: CatalogView,
+  name: string,
+  args: Record<string, unknown> | undefined,
+): NonNullable<ReturnType<CatalogView['resolveTool']>> {
+  const target = view.resolveTool(name);
+  if (!target)
+    throw new ZiggieError('TOOL_NOT_FOUND', `unknown tool "${name}" (see tools/list)`, { tool: name });
+  const problem = services.validator.check(target.entry.hash, target.entry.tool.inputSchema, args);
+  if (problem) {
+    throw new ZiggieError('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool "${name}": ${problem}`, {
+      tool: name,
+    });
+  }
+  return target;
 }
 
 /** The caller's part of a 2026 upstream request's `_meta` envelope (the SDK fills in the rest). */

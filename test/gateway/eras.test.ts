@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOG_LEVEL_META_KEY } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEraZiggie } from '../helpers/era-fixtures.ts';
 import { connectClient } from '../helpers/mcp-client.ts';
 import { connectModernClient } from '../helpers/modern-client.ts';
-import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
-
-const FIXTURE = join(process.cwd(), 'test/fixtures/modern-server.ts');
+import { type Harness, waitFor } from '../helpers/ziggie-harness.ts';
 
 /** What both client helpers offer the matrix: calls, and the input requests the client answered. */
 interface EraClient {
@@ -73,20 +72,7 @@ describe.each([
   const cancelLog = join(tmpdir(), `ziggie-cancel-${process.pid}-${Date.now()}.log`);
 
   beforeAll(async () => {
-    const env = { CANCEL_LOG: cancelLog };
-    harness = await startZiggie({
-      mcpServers: {
-        old: { command: process.execPath, args: [FIXTURE, '--legacy'], env, protocol: '2025-11-25' },
-        new: { command: process.execPath, args: [FIXTURE], env },
-      },
-    });
-    const h = harness;
-    // Healthy first, then listed: the catalog lists an upstream just after it connects.
-    await waitFor(
-      () => ['old__echo', 'new__echo'].every((t) => h.ziggie.gateway.aggregateView().resolveTool(t)),
-      15_000,
-      'both upstreams listed',
-    );
+    harness = await startEraZiggie({ CANCEL_LOG: cancelLog });
   });
 
   afterAll(async () => {

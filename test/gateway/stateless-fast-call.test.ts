@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainToolCall } from '../../src/gateway/downstream/stateless-fast-call.ts';
 import type { CatalogView } from '../../src/gateway/view.ts';
-import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
+import { startEraZiggie } from '../helpers/era-fixtures.ts';
+import { type Harness, waitFor } from '../helpers/ziggie-harness.ts';
 
 /**
  * The fast lane for plain 2026-07-28 `tools/call` requests (src/gateway/downstream/stateless-fast-call.ts):
  * it takes exactly the plain calls, and answers them as the SDK's per-request server does.
  */
 
-const FIXTURE = join(process.cwd(), 'test/fixtures/modern-server.ts');
 const VERSION = '2026-07-28';
 const META = {
   'io.modelcontextprotocol/protocolVersion': VERSION,
@@ -109,19 +109,7 @@ describe('the fast lane answers as the SDK path does', () => {
   const cancelLog = join(tmpdir(), `ziggie-fast-cancel-${process.pid}-${Date.now()}.log`);
 
   beforeAll(async () => {
-    const env = { CANCEL_LOG: cancelLog };
-    harness = await startZiggie({
-      mcpServers: {
-        old: { command: process.execPath, args: [FIXTURE, '--legacy'], env, protocol: '2025-11-25' },
-        new: { command: process.execPath, args: [FIXTURE], env },
-      },
-    });
-    const h = harness;
-    await waitFor(
-      () => ['old__echo', 'new__echo'].every((t) => h.ziggie.gateway.aggregateView().resolveTool(t)),
-      15_000,
-      'both upstreams listed',
-    );
+    harness = await startEraZiggie({ CANCEL_LOG: cancelLog });
   });
 
   afterAll(async () => {

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEraZiggie } from '../helpers/era-fixtures.ts';
 import { connectClient, type TestClient } from '../helpers/mcp-client.ts';
 import { connectModernClient, type ModernTestClient } from '../helpers/modern-client.ts';
-import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
+import { type Harness, waitFor } from '../helpers/ziggie-harness.ts';
 
-const FIXTURE = join(process.cwd(), 'test/fixtures/modern-server.ts');
 const COUNTER = 'watch://counter';
 
 /**
@@ -40,13 +39,7 @@ describe('resource subscriptions across eras', () => {
   const bump = (server: string) => legacy.client.callTool({ name: `${server}__bump`, arguments: {} });
 
   beforeAll(async () => {
-    harness = await startZiggie({
-      gateway: { restart: { initialDelayMs: 100, maxDelayMs: 500 } },
-      mcpServers: {
-        old: { command: process.execPath, args: [FIXTURE, '--legacy'], protocol: '2025-11-25' },
-        new: { command: process.execPath, args: [FIXTURE] },
-      },
-    });
+    harness = await startEraZiggie({}, { gateway: { restart: { initialDelayMs: 100, maxDelayMs: 500 } } });
     const h = harness;
     await waitFor(
       () => {

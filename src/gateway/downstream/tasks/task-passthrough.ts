@@ -14,6 +14,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { ZiggieError } from '../../../core/errors.ts';
+import { checkedTool } from '../../invoke-tool.ts';
 import type { Upstream } from '../../upstream/types.ts';
 import type { CatalogView } from '../../view.ts';
 import { callerOf } from '../caller.ts';
@@ -50,15 +51,7 @@ export async function passThroughCall(
   owner: string,
 ): Promise<CallToolResult | undefined> {
   const { name, arguments: args } = request.params;
-  const target = view.resolveTool(name);
-  if (!target)
-    throw new ZiggieError('TOOL_NOT_FOUND', `unknown tool "${name}" (see tools/list)`, { tool: name });
-  const problem = services.validator.check(target.entry.hash, target.entry.tool.inputSchema, args);
-  if (problem) {
-    throw new ZiggieError('TOOL_ARGUMENTS_INVALID', `invalid arguments for tool "${name}": ${problem}`, {
-      tool: name,
-    });
-  }
+  const target = checkedTool(services, view, name, args);
   const upstream = upstreamOf(services, target.server);
   const logLevel = envelopeOf(ctx)[LOG_LEVEL_META_KEY];
   const started = performance.now();
