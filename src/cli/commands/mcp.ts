@@ -13,11 +13,13 @@ export function registerMcp(program: Command): void {
   ).action(async (flags: ConfigFlags) => {
     const config = await loadCliConfig(flags);
     // Loaded here, not at the top: `ziggie --help` and the remote commands need none of the server.
-    const [{ serveStdio }, { createLogger }, { Ziggie }] = await Promise.all([
-      import('@modelcontextprotocol/server/stdio'),
-      import('../../telemetry/logger.ts'),
-      import('../../ziggie.ts'),
-    ]);
+    const [{ serveStdio, StdioServerTransport }, { ResourceListenTransport }, { createLogger }, { Ziggie }] =
+      await Promise.all([
+        import('@modelcontextprotocol/server/stdio'),
+        import('../../gateway/downstream/resource-listen-transport.ts'),
+        import('../../telemetry/logger.ts'),
+        import('../../ziggie.ts'),
+      ]);
     const logger = createLogger(config.logging.level === 'info' ? 'warn' : config.logging.level);
     const ziggie = await Ziggie.start(config, { logger });
     const { gateway } = ziggie;
@@ -25,6 +27,7 @@ export function registerMcp(program: Command): void {
     // The client's first message picks the era: `initialize` gets a 2025 session (registered, so
     // upstream notifications reach it); a 2026-07-28 request gets the stateless handlers.
     const sessions: Array<ReturnType<typeof gateway.openSession>> = [];
+    const detach: Array<() => void> = [];
     const closed = new Promise<void>((resolve) => {
       process.stdin.once('end', resolve);
       process.once('SIGINT', resolve);
@@ -32,15 +35,27 @@ export function registerMcp(program: Command): void {
     });
     const handle = serveStdio(
       (context) => {
-        if (context.era === 'modern') return gateway.stateless.server(view);
+        if (context.era === 'modern') {
+          // Told of list changes and resource updates, which the entry routes onto listen streams.
+          const server = gateway.stateless.server(view);
+          detach.push(gateway.stateless.attachStdio(view, server));
+          return server;
+        }
         const session = gateway.openSession(view, 'stdio');
         sessions.push(session);
         return session.server;
       },
-      { onerror: (error) => logger.debug({ err: error }, 'stdio MCP') },
+      {
+        // A 2026 listen naming resources subscribes to them upstream (resource-listen-transport.ts).
+        transport: new ResourceListenTransport(new StdioServerTransport(), (uris) =>
+          gateway.stateless.holdResources(view, uris),
+        ),
+        onerror: (error) => logger.debug({ err: error }, 'stdio MCP'),
+      },
     );
     await closed;
     await handle.close();
+    for (const off of detach) off();
     for (const session of sessions) await gateway.closeSession(session);
     await ziggie.stop();
   });

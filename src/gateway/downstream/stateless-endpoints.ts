@@ -2,6 +2,7 @@ import {
   type AuthInfo,
   createMcpHandler,
   type McpHttpHandler,
+  type ProtocolError,
   type Server,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
@@ -23,6 +24,7 @@ export class StatelessEndpoints {
   readonly #logger: Logger;
   readonly #maxBodyBytes: number;
   readonly #handlers = new Map<string, { view: CatalogView; handler: McpHttpHandler }>();
+  readonly #stdio = new Set<{ view: CatalogView; server: Server }>();
   #requests = 0;
 
   constructor(services: SessionServices, logger: Logger, maxBodyBytes: number) {
@@ -89,12 +91,28 @@ export class StatelessEndpoints {
         else handler.notify.resourcesChanged();
       }
     }
+    for (const { view, server: stdio } of this.#stdio) {
+      if (!view.includes(server)) continue;
+      for (const kind of kinds) {
+        const sent =
+          kind === 'tools'
+            ? stdio.sendToolListChanged()
+            : kind === 'prompts'
+              ? stdio.sendPromptListChanged()
+              : stdio.sendResourceListChanged();
+        void Promise.resolve(sent).catch(() => {});
+      }
+    }
   }
 
   /** An upstream resource changed: tell the listen streams that subscribed to it, by the URI they know. */
   resourceUpdated(server: string, uri: string): void {
     for (const { view, handler } of this.#handlers.values()) {
       if (view.includes(server)) handler.notify.resourceUpdated(view.exposeUri(server, uri));
+    }
+    for (const { view, server: stdio } of this.#stdio) {
+      if (view.includes(server))
+        void stdio.sendResourceUpdated({ uri: view.exposeUri(server, uri) }).catch(() => {});
     }
   }
 
@@ -113,22 +131,11 @@ export class StatelessEndpoints {
     request: Request,
     options: Parameters<McpHttpHandler['fetch']>[1],
   ): Promise<Response> {
-    const held: SubscribableResource[] = [];
-    const release = () =>
-      Promise.all(held.splice(0).map((t) => this.#services.upstream(t.server)?.unsubscribeResource(t.uri)));
-    let current: SubscribableResource | undefined;
+    let release: () => Promise<void>;
     try {
-      const targets = listen.uris.map((uri) => resolveSubscribable(this.#services.catalog, view, uri));
-      for (const target of targets) {
-        current = target;
-        const upstream = this.#services.upstream(target.server);
-        if (!upstream) throw new Error('the server was removed');
-        await upstream.subscribeResource(target.uri);
-        held.push(target);
-      }
+      release = await this.holdResources(view, listen.uris);
     } catch (error) {
-      await release();
-      const { code, message, data } = toProtocolError(error, current?.server);
+      const { code, message, data } = error as ProtocolError;
       return Response.json({ jsonrpc: '2.0', id: listen.id, error: { code, message, data } });
     }
     const response = await sdk.fetch(request, options);
@@ -146,19 +153,61 @@ export class StatelessEndpoints {
     );
   }
 
+  /**
+   * Subscribes upstream to the resources a listen filter names (as `view` shows them), each in its
+   * upstream's era and shared with every other subscriber; resolves with what releases them. A URI
+   * no upstream offers, or a failed subscribe, releases what was taken and throws the protocol
+   * error for the client (-32602 naming the URI).
+   */
+  async holdResources(view: CatalogView, uris: readonly string[]): Promise<() => Promise<void>> {
+    const held: SubscribableResource[] = [];
+    const release = async () => {
+      await Promise.all(
+        held.splice(0).map((t) => this.#services.upstream(t.server)?.unsubscribeResource(t.uri)),
+      );
+    };
+    let current: SubscribableResource | undefined;
+    try {
+      const targets = uris.map((uri) => resolveSubscribable(this.#services.catalog, view, uri));
+      for (const target of targets) {
+        current = target;
+        const upstream = this.#services.upstream(target.server);
+        if (!upstream) throw new Error('the server was removed');
+        await upstream.subscribeResource(target.uri);
+        held.push(target);
+      }
+    } catch (error) {
+      await release();
+      throw toProtocolError(error, current?.server);
+    }
+    return release;
+  }
+
+  /**
+   * A stateless stdio connection's server (`ziggie mcp`): the SDK's stdio entry routes what it sends
+   * (list changes, resource updates) onto the connection's listen subscriptions, so it is told what
+   * the HTTP handlers are told. The return detaches it.
+   */
+  attachStdio(view: CatalogView, server: Server): () => void {
+    const entry = { view, server };
+    this.#stdio.add(entry);
+    return () => this.#stdio.delete(entry);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#handlers.values()].map(({ handler }) => handler.close()));
     this.#handlers.clear();
+    this.#stdio.clear();
   }
 }
 
 /** A `subscriptions/listen` request whose filter names resources. */
-interface ResourceListen {
+export interface ResourceListen {
   id: string | number;
   uris: string[];
 }
 
-function resourceListen(body: unknown): ResourceListen | undefined {
+export function resourceListen(body: unknown): ResourceListen | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
   const { method, id, params } = body as { method?: unknown; id?: unknown; params?: unknown };
   if (method !== 'subscriptions/listen' || (typeof id !== 'string' && typeof id !== 'number'))
