@@ -3,19 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, type JSONRPCMessage, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import {
-  createApplicationInputHandler,
-  createTaskSessionFromClient,
-  type JsonRpcResponse,
-  type RawClientDispatch,
-  resultFromTaskOutcome,
-  type TaskEnabledSession,
-  type TaskState,
-  type ToolExecution,
-} from '@modelcontextprotocol/ext-tasks/client';
-import { taskId as asTaskId, type JsonValue } from '@modelcontextprotocol/ext-tasks/core';
+import { resultFromTaskOutcome, type TaskEnabledSession } from '@modelcontextprotocol/ext-tasks/client';
+import { taskId as asTaskId } from '@modelcontextprotocol/ext-tasks/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectTaskClient,
+  rawDispatcher,
+  settle,
+  TASK_CLIENT_CAPABILITIES,
+  type TaskClient,
+} from '../helpers/task-client.ts';
 import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
 
 /**
@@ -27,7 +24,7 @@ import { type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts
 
 const TASKS_FIXTURE = join(process.cwd(), 'test/fixtures/tasks-server.ts');
 const PLAIN_FIXTURE = join(process.cwd(), 'test/fixtures/modern-server.ts');
-const CAPABILITIES = { elicitation: {}, sampling: {}, roots: {} };
+
 const ENDPOINT = 'ziggie-passthrough-test';
 /** Ids of tasks Ziggie passed through: sealed, so they route back to their upstream. */
 const SEALED = /^zt1\.[A-Za-z0-9_-]+$/;
@@ -35,95 +32,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type CallResult = { content?: Array<{ type: string; text?: string }> };
 const textOf = (result: unknown) => JSON.stringify((result as CallResult).content);
-
-interface TaskClient {
-  session: TaskEnabledSession;
-  inputs: string[];
-  close(): Promise<void>;
-}
-
-/** `rawDispatch` for the ext-tasks client: task traffic over a second SDK transport, answered raw. */
-async function rawDispatcher(url: string): Promise<{ dispatch: RawClientDispatch; close(): Promise<void> }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url));
-  const waiting = new Map<number, (response: JsonRpcResponse) => void>();
-  let nextId = 1;
-  transport.onmessage = (message) => {
-    const reply = message as { id?: unknown; result?: JsonValue; error?: { code: number; message: string } };
-    const settle = typeof reply.id === 'number' ? waiting.get(reply.id) : undefined;
-    if (!settle) return;
-    waiting.delete(reply.id as number);
-    settle(
-      reply.error ? { kind: 'error', error: reply.error } : { kind: 'result', result: reply.result ?? null },
-    );
-  };
-  await transport.start();
-  const dispatch: RawClientDispatch = (request) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, resolve);
-      transport
-        .send({ jsonrpc: '2.0', id, ...(request as Record<string, unknown>) } as JSONRPCMessage)
-        .catch((error: unknown) => {
-          waiting.delete(id);
-          reject(error);
-        });
-    });
-  return { dispatch, close: () => transport.close() };
-}
-
-async function connectTaskClient(url: string): Promise<TaskClient> {
-  const info = { name: 'ziggie-passthrough-test-client', version: '1.0.0' };
-  const client = new Client(info, {
-    capabilities: CAPABILITIES,
-    versionNegotiation: { mode: { pin: '2026-07-28' } },
-  });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  const raw = await rawDispatcher(url);
-  const inputs: string[] = [];
-  const session = createTaskSessionFromClient(client, {
-    endpointId: ENDPOINT,
-    rawDispatch: raw.dispatch,
-    v2RequestFraming: { protocolVersion: '2026-07-28', clientInfo: info, clientCapabilities: CAPABILITIES },
-    onInputRequest: createApplicationInputHandler({
-      elicitation: (request) => {
-        inputs.push('elicitation');
-        const content: Record<string, string | boolean> = String(request.params.message).includes('name?')
-          ? { name: 'Ada' }
-          : { ok: true };
-        return { action: 'accept', content };
-      },
-      sampling: () => {
-        inputs.push('sampling');
-        return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled' } };
-      },
-      roots: () => {
-        inputs.push('roots');
-        return { roots: [] };
-      },
-    }),
-  });
-  return {
-    session,
-    inputs,
-    async close() {
-      await session.close();
-      await raw.close();
-      await client.close();
-    },
-  };
-}
-
-async function settle(
-  execution: ToolExecution<unknown>,
-): Promise<{ statuses: TaskState[]; result: unknown }> {
-  const statuses: TaskState[] = [];
-  const { outcome } = await execution.settle({
-    onEvent: (event) => {
-      if (event.type === 'task' && statuses.at(-1) !== event.task.status) statuses.push(event.task.status);
-    },
-  });
-  return { statuses, result: resultFromTaskOutcome(outcome) };
-}
 
 interface LogLine {
   event: 'created' | 'get' | 'update' | 'cancel';
@@ -193,7 +101,7 @@ describe.each([{ transport: 'stdio' }, { transport: 'http' }])(
         20_000,
         'the upstream tools listed',
       );
-      c = await connectTaskClient(`${harness.baseUrl}/mcp`);
+      c = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT);
     });
 
     afterAll(async () => {
@@ -293,7 +201,7 @@ describe.each([{ transport: 'stdio' }, { transport: 'http' }])(
         const _meta = {
           'io.modelcontextprotocol/protocolVersion': '2026-07-28',
           'io.modelcontextprotocol/clientInfo': { name: 'no-tasks', version: '1.0.0' },
-          'io.modelcontextprotocol/clientCapabilities': CAPABILITIES,
+          'io.modelcontextprotocol/clientCapabilities': TASK_CLIENT_CAPABILITIES,
         };
         for (const method of ['tasks/get', 'tasks/cancel']) {
           const answer = await raw.dispatch({ method, params: { taskId: execution.handle.taskId, _meta } });
@@ -348,7 +256,7 @@ describe.each([{ transport: 'stdio' }, { transport: 'http' }])(
 
       it('refuses an id on an endpoint that does not show its upstream', async () => {
         const id = await realTask();
-        const other = await connectTaskClient(`${harness.baseUrl}/servers/plain/mcp`);
+        const other = await connectTaskClient(`${harness.baseUrl}/servers/plain/mcp`, ENDPOINT);
         try {
           await refused(other.session, id);
         } finally {

@@ -3,19 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Client, type JSONRPCMessage, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import {
-  createApplicationInputHandler,
-  createTaskSessionFromClient,
-  type JsonRpcResponse,
-  type RawClientDispatch,
-  resultFromTaskOutcome,
-  type SerializedTaskReference,
-  type TaskEnabledSession,
-  type TaskState,
-  type ToolExecution,
-} from '@modelcontextprotocol/ext-tasks/client';
-import type { JsonValue } from '@modelcontextprotocol/ext-tasks/core';
+import { resultFromTaskOutcome, type SerializedTaskReference } from '@modelcontextprotocol/ext-tasks/client';
 import { taskId as asTaskId } from '@modelcontextprotocol/ext-tasks/core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +12,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { Ziggie } from '../../src/ziggie.ts';
 import { connectClient } from '../helpers/mcp-client.ts';
 import { connectModernClient } from '../helpers/modern-client.ts';
+import { connectTaskClient, settle, type TaskClient } from '../helpers/task-client.ts';
 import { everythingStdio, type Harness, startZiggie, waitFor } from '../helpers/ziggie-harness.ts';
 
 /** Who owns the tasks of a credential-less loopback client (local mode: the bootstrap admin). */
@@ -31,122 +20,12 @@ const ownerOn = (ziggie: Ziggie): string => `user:${ziggie.auth.localIdentity?.a
 
 const FIXTURE = join(process.cwd(), 'test/fixtures/modern-server.ts');
 const TASKS = 'io.modelcontextprotocol/tasks';
-const CAPABILITIES = { elicitation: {}, sampling: {}, roots: {} };
 /** Task references are scoped to an endpoint identity the host chooses; one per gateway here. */
 const ENDPOINT = 'ziggie-tasks-test';
 
 type CallResult = { content?: Array<{ type: string; text?: string }>; isError?: boolean };
 
-interface TaskClient {
-  session: TaskEnabledSession;
-  client: Client;
-  /** The kinds of input the client was asked for (through `input_required` tasks or retries). */
-  inputs: string[];
-  close(): Promise<void>;
-}
-
-/**
- * `rawDispatch` for the ext-tasks client: the SDK client's codec refuses `resultType: "task"`, so
- * task traffic goes over a second SDK transport (its framing and headers) and comes back raw.
- */
-async function rawDispatcher(url: string): Promise<{ dispatch: RawClientDispatch; close(): Promise<void> }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url));
-  const waiting = new Map<number, (response: JsonRpcResponse) => void>();
-  let nextId = 1;
-  transport.onmessage = (message) => {
-    const reply = message as { id?: unknown; result?: JsonValue; error?: { code: number; message: string } };
-    const settle = typeof reply.id === 'number' ? waiting.get(reply.id) : undefined;
-    if (!settle) return;
-    waiting.delete(reply.id as number);
-    settle(
-      reply.error ? { kind: 'error', error: reply.error } : { kind: 'result', result: reply.result ?? null },
-    );
-  };
-  await transport.start();
-  const dispatch: RawClientDispatch = (request, options) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, resolve);
-      options?.signal?.addEventListener('abort', () => {
-        waiting.delete(id);
-        reject(options.signal?.reason);
-      });
-      transport
-        .send({ jsonrpc: '2.0', id, ...(request as Record<string, unknown>) } as JSONRPCMessage)
-        .catch((error: unknown) => {
-          waiting.delete(id);
-          reject(error);
-        });
-    });
-  return { dispatch, close: () => transport.close() };
-}
-
-/** The official Tasks client (ext-tasks) over an SDK v2 client pinned to 2026-07-28. */
-async function connectTaskClient(url: string): Promise<TaskClient> {
-  const client = new Client(
-    { name: 'ziggie-tasks-test-client', version: '1.0.0' },
-    { capabilities: CAPABILITIES, versionNegotiation: { mode: { pin: '2026-07-28' } } },
-  );
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  const raw = await rawDispatcher(url);
-  const inputs: string[] = [];
-  const session = createTaskSessionFromClient(client, {
-    endpointId: ENDPOINT,
-    rawDispatch: raw.dispatch,
-    v2RequestFraming: {
-      protocolVersion: '2026-07-28',
-      clientInfo: { name: 'ziggie-tasks-test-client', version: '1.0.0' },
-      clientCapabilities: CAPABILITIES,
-    },
-    onInputRequest: createApplicationInputHandler({
-      elicitation: (request) => {
-        inputs.push('elicitation');
-        // Answers the fixtures' questions (a name; a yes/no) and server-everything's form alike.
-        const content: Record<string, string | boolean> = String(request.params.message).includes('name?')
-          ? { name: 'Ada' }
-          : { ok: true, name: 'Ada', color: 'blue', email: 'ada@example.com' };
-        return { action: 'accept', content };
-      },
-      sampling: () => {
-        inputs.push('sampling');
-        return {
-          role: 'assistant',
-          model: 'test-model',
-          content: { type: 'text', text: 'sampled in a task' },
-        };
-      },
-      roots: () => {
-        inputs.push('roots');
-        return { roots: [{ uri: 'file:///work/tasks', name: 'tasks' }] };
-      },
-    }),
-  });
-  return {
-    session,
-    client,
-    inputs,
-    async close() {
-      await session.close();
-      await raw.close();
-      await client.close();
-    },
-  };
-}
-
 const textOf = (result: unknown) => JSON.stringify((result as CallResult).content);
-
-/** Settles a task execution, recording every status it went through. */
-async function settle(
-  execution: ToolExecution<unknown>,
-): Promise<{ statuses: TaskState[]; result: unknown }> {
-  const statuses: TaskState[] = [];
-  const { outcome } = await execution.settle({
-    onEvent: (event) => {
-      if (event.type === 'task' && statuses.at(-1) !== event.task.status) statuses.push(event.task.status);
-    },
-  });
-  return { statuses, result: resultFromTaskOutcome(outcome) };
-}
 
 const cancelLines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length : 0);
 
@@ -171,7 +50,7 @@ describe('MCP tasks for 2026-07-28 clients', () => {
       20_000,
       'the upstream tools listed',
     );
-    c = await connectTaskClient(`${harness.baseUrl}/mcp`);
+    c = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT);
   });
 
   afterAll(async () => {
@@ -275,7 +154,7 @@ describe('MCP tasks for 2026-07-28 clients', () => {
 
   it('keeps the result for a client that went away and comes back', async () => {
     const before = cancelLines(cancelLog);
-    const first = await connectTaskClient(`${harness.baseUrl}/mcp`);
+    const first = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT);
     const execution = await first.session.callTool('new__count', { n: 10, ms: 50 });
     if (execution.kind !== 'task') throw new Error('expected a task');
     let reference: SerializedTaskReference | undefined;
@@ -293,7 +172,7 @@ describe('MCP tasks for 2026-07-28 clients', () => {
       'the task completing while the client is away',
     );
 
-    const second = await connectTaskClient(`${harness.baseUrl}/mcp`);
+    const second = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT);
     try {
       const resumed = await second.session.resumeTask(reference as SerializedTaskReference);
       expect(textOf((await settle(resumed)).result)).toContain('counted to 10');
@@ -362,7 +241,7 @@ describe('when a call becomes a task', () => {
       gateway: { tasks: { afterMs: 300, pollIntervalMs: 40 } },
       mcpServers: { new: { command: process.execPath, args: [FIXTURE] } },
     });
-    const c = await connectTaskClient(`${harness.baseUrl}/mcp`).catch(async (error) => {
+    const c = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT).catch(async (error) => {
       await harness.stop();
       throw error;
     });
@@ -395,7 +274,7 @@ describe('when a call becomes a task', () => {
     });
     try {
       await waitFor(() => harness.ziggie.gateway.aggregateView().resolveTool('new__count') !== undefined);
-      const c = await connectTaskClient(`${harness.baseUrl}/mcp`);
+      const c = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT);
       try {
         const execution = await c.session.callTool('new__count', { n: 200, ms: 30 });
         if (execution.kind !== 'task') throw new Error('expected a task');
@@ -429,7 +308,7 @@ describe('when a call becomes a task', () => {
         await plain.close();
       }
       // A client that declares the extension anyway gets a plain result.
-      const c = await connectTaskClient(`${harness.baseUrl}/mcp`);
+      const c = await connectTaskClient(`${harness.baseUrl}/mcp`, ENDPOINT);
       try {
         expect(c.session.capabilities.execution).toBe(false);
         const call = await c.session.callTool('new__count', { n: 2, ms: 10 });
@@ -473,7 +352,7 @@ async function startInProcess(configPath: string): Promise<{ ziggie: Ziggie; url
 
 /** Starts a long task on `url` and returns its id once the gateway reports it working. */
 async function startLongTask(url: string): Promise<string> {
-  const c = await connectTaskClient(url);
+  const c = await connectTaskClient(url, ENDPOINT);
   try {
     const execution = await c.session.callTool('new__count', { n: 1_000, ms: 50 });
     if (execution.kind !== 'task') throw new Error('expected a task');
@@ -501,7 +380,7 @@ describe('Ziggie stopping, crashing, and sharing its database', () => {
     await first.ziggie.stop();
 
     const second = await startInProcess(configPath);
-    const c = await connectTaskClient(second.url);
+    const c = await connectTaskClient(second.url, ENDPOINT);
     try {
       const task = await c.session.task(asTaskId(id)).snapshot();
       expect(task.status).toBe('failed');
@@ -527,7 +406,7 @@ describe('Ziggie stopping, crashing, and sharing its database', () => {
     }
 
     const again = await startInProcess(configPath);
-    const c = await connectTaskClient(again.url);
+    const c = await connectTaskClient(again.url, ENDPOINT);
     try {
       // Failed as soon as the dead runner's lease has run out (at most LEASE_MS after the kill).
       const task = c.session.task(asTaskId(id));
@@ -555,7 +434,7 @@ describe('two Ziggie processes on one database', () => {
       const id = await startLongTask(first.url);
       // The second one starts (and sweeps) on the same SQLite file while the first runs the task.
       second = await startInProcess(configPath);
-      c = await connectTaskClient(second.url);
+      c = await connectTaskClient(second.url, ENDPOINT);
       const seen = c.session.task(asTaskId(id));
       await new Promise((resolve) => setTimeout(resolve, 3 * LEASE_MS));
       expect((await seen.snapshot()).status).toBe('working');
