@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HeldCallRegistry } from './held-calls.ts';
 
 const never = new AbortController().signal;
@@ -60,15 +60,11 @@ describe('HeldCallRegistry', () => {
     registry.cancelAll();
   });
 
-  it('puts requests the upstream sends together in one round, under the names it gave them', async () => {
+  it('puts the requests a 2026 upstream sends together in one round, under the names it gave them', async () => {
     const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 4 });
     const call = registry.start<unknown[]>('me', (held, signal) =>
       Promise.all([
         held.ask('elicitation/create', { message: 'name?' }, signal, 'user_name'),
-        // A 2025 upstream's concurrent requests come one message at a time, and name nothing.
-        new Promise((resolve) => setTimeout(resolve, 1)).then(() =>
-          held.ask('roots/list', undefined, signal),
-        ),
         // A name already in use in the round is not reused.
         held.ask('sampling/createMessage', {}, signal, 'user_name'),
       ]),
@@ -79,13 +75,35 @@ describe('HeldCallRegistry', () => {
       requests: {
         user_name: { method: 'elicitation/create', params: { message: 'name?' } },
         'sampling-1': { method: 'sampling/createMessage', params: {} },
+      },
+    });
+    call.answer(1, { user_name: { action: 'accept' }, 'sampling-1': { role: 'assistant' } });
+    expect(await call.next(never)).toMatchObject({ done: true });
+  });
+
+  it("gathers a 2025 upstream's concurrent requests, which come one message at a time, in one round", async () => {
+    const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 4 });
+    const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const call = registry.start<unknown[]>('me', (held, signal) =>
+      Promise.all([
+        held.ask('elicitation/create', { message: 'name?' }, signal),
+        later(1).then(() => held.ask('roots/list', undefined, signal)),
+        later(2).then(() => held.ask('sampling/createMessage', {}, signal)),
+      ]),
+    );
+    const round = await call.next(never);
+    expect(round).toEqual({
+      done: false,
+      requests: {
+        'elicitation-1': { method: 'elicitation/create', params: { message: 'name?' } },
         'roots-2': { method: 'roots/list' },
+        'sampling-3': { method: 'sampling/createMessage', params: {} },
       },
     });
     call.answer(1, {
-      user_name: { action: 'accept' },
-      'sampling-1': { role: 'assistant' },
+      'elicitation-1': { action: 'accept' },
       'roots-2': { roots: [] },
+      'sampling-3': { role: 'assistant' },
     });
     expect(await call.next(never)).toMatchObject({ done: true });
   });
@@ -136,5 +154,38 @@ describe('HeldCallRegistry', () => {
     client.abort(new Error('client left'));
     await expect(waiting).rejects.toThrow('client left');
     expect(upstreamSignal?.aborted).toBe(true);
+  });
+});
+
+describe('HeldCall rounds of a 2026 upstream', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("issues a 2026 upstream's named requests at once, without a 2025 upstream's quiet window", async () => {
+    // Timers do not run unless advanced: a round that waited for the quiet window would never come.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const registry = new HeldCallRegistry({ ttlMs: 60_000, maxPerIdentity: 4 });
+    const call = registry.start<string>('me', async (held, signal) => {
+      // As the SDK client fulfils an input_required: every request handed over at once.
+      const answers = await Promise.all([
+        held.ask('elicitation/create', { message: 'name?' }, signal, 'name'),
+        held.ask('sampling/createMessage', { messages: [] }, signal, 'llm'),
+      ]);
+      return JSON.stringify(answers);
+    });
+    expect(await call.next(never)).toEqual({
+      done: false,
+      requests: {
+        name: { method: 'elicitation/create', params: { message: 'name?' } },
+        llm: { method: 'sampling/createMessage', params: { messages: [] } },
+      },
+    });
+    call.answer(1, { name: { action: 'accept' }, llm: { role: 'assistant' } });
+    expect(await call.next(never)).toEqual({
+      done: true,
+      result: '[{"action":"accept"},{"role":"assistant"}]',
+    });
+    registry.finish(call);
   });
 });

@@ -34,6 +34,8 @@ interface PendingInput extends InputRequestWire {
   resolve(result: Record<string, unknown>): void;
   reject(error: unknown): void;
   issued: boolean;
+  /** Named by a 2026 upstream: one of the requests of its `input_required`, which all come at once. */
+  named: boolean;
 }
 
 export interface HeldCallLimits {
@@ -46,12 +48,12 @@ export interface HeldCallLimits {
 const INVALID_STATE = 'Invalid or expired requestState';
 
 /**
- * Once the upstream asked for something, a round gathers the other requests it sends at the same
- * time: a 2025 upstream's concurrent requests arrive one message at a time, and the client should get
- * them in one `input_required`, as a 2026 upstream would have put them. The round closes once
- * `GATHER_QUIET_MS` pass without a new request (at most `GATHER_MAX_MS`): a fixed 5 ms wait cost
- * every bridged round 5-6 ms in bench:gateway. A 1 ms window was too short on a loaded machine (the
- * third of three concurrent requests came later): 3 ms, extended by every new request.
+ * Once a 2025 upstream asked for something, a round gathers the other requests it sends at the same
+ * time: they arrive one message at a time, and the client should get them in one `input_required`,
+ * as a 2026 upstream would have put them (a 2026 upstream's come together; see `next`). The round
+ * closes once `GATHER_QUIET_MS` pass without a new request (at most `GATHER_MAX_MS`): a fixed 5 ms wait
+ * cost every bridged round 5-6 ms in bench:gateway. A 1 ms window was too short on a loaded machine
+ * (the third of three concurrent requests came later): 3 ms, extended by every new request.
  */
 const GATHER_QUIET_MS = 3;
 const GATHER_MAX_MS = 20;
@@ -128,6 +130,7 @@ export class HeldCall<T> {
         method,
         ...(params ? { params } : {}),
         issued: false,
+        named: name !== undefined,
         resolve: (result) => {
           settle();
           resolve(result);
@@ -182,12 +185,18 @@ export class HeldCall<T> {
           fresh.length > 0 ? Promise.resolve(null) : woken.then(() => null),
         ]);
         if (done) return HeldCall.#finished(done);
-        const gatherUntil = performance.now() + GATHER_MAX_MS;
-        let asked = this.#pending.size;
-        for (;;) {
-          await Promise.race([this.#settled, sleep(GATHER_QUIET_MS)]);
-          if (this.#outcome || this.#pending.size === asked || performance.now() >= gatherUntil) break;
-          asked = this.#pending.size;
+        if ([...this.#pending.values()].every((p) => p.issued || p.named)) {
+          // A 2026 upstream's input_required: its requests are all handed over in one go (the SDK
+          // client dispatches them together), so they are all here after one event-loop turn.
+          await new Promise((resolve) => setImmediate(resolve));
+        } else {
+          const gatherUntil = performance.now() + GATHER_MAX_MS;
+          let asked = this.#pending.size;
+          for (;;) {
+            await Promise.race([this.#settled, sleep(GATHER_QUIET_MS)]);
+            if (this.#outcome || this.#pending.size === asked || performance.now() >= gatherUntil) break;
+            asked = this.#pending.size;
+          }
         }
         // The call may have ended meanwhile (say, the upstream gave up when a request was refused).
         if (this.#outcome) return HeldCall.#finished(this.#outcome);
