@@ -45,7 +45,7 @@ const UNNEST_ENTRIES = `insert into audit_log (id, at, actor_type, actor_id, act
   where exists (select 1 from head)`;
 
 /** `?` placeholders numbered for PostgreSQL (`$1`, …); the SQL holds no other `?`. */
-function numbered(text: string): string {
+export function numbered(text: string): string {
   let n = 0;
   return text.replace(/\?/g, () => `$${++n}`);
 }

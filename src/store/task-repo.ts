@@ -12,10 +12,10 @@ import type { CandidateAgent } from '../core/assignment.ts';
 import type { NewAuditEntry } from '../core/audit.ts';
 import type { Tier } from '../core/policy.ts';
 import type { Task, TaskLogLine, TaskTransition } from '../core/task.ts';
-import type { AppendPrefix, SqlAuditRepo } from './audit-repo.ts';
+import { type AppendPrefix, numbered, type SqlAuditRepo } from './audit-repo.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { RowWriter } from './row-writer.ts';
-import type { Database, StoreDb, TasksTable } from './schema.ts';
+import type { Database, StoreDb, TaskLogsTable, TasksTable, TaskTransitionsTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
 import {
   chunks,
@@ -215,11 +215,15 @@ export class SqlTaskRepo implements TaskRepo {
     // in data-modifying CTEs of the audit append, whose head is locked after the agents.
     const prefix: AppendPrefix = { ctes: [], params: [], gate: [] };
     if (this.#deferred.length > 0) {
-      // Kysely numbers its parameters in order of appearance: as `?` they join the others.
-      const insert = this.#conn.insertInto('tasks').values(this.#deferred).compile();
+      const rows = this.#deferred;
       this.#deferred = [];
-      prefix.ctes.push(`new_tasks as (${insert.sql.replace(/\$\d+/g, '?')})`);
-      prefix.params.push(...insert.parameters);
+      // Every new row has the same columns (newRow), in the same order.
+      const columns = Object.keys(rows[0] as object) as Array<keyof Insertable<TasksTable>>;
+      const values = `(${columns.map(() => '?').join(', ')})`;
+      prefix.ctes.push(
+        `new_tasks as (insert into tasks (${columns.join(', ')}) values ${rows.map(() => values).join(', ')})`,
+      );
+      for (const row of rows) for (const column of columns) prefix.params.push(row[column] ?? null);
     }
     if (changes.length > 0) {
       prefix.ctes.push(`moved_workloads as (update agents
@@ -354,8 +358,14 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async get(id: string): Promise<Task | undefined> {
-    const row = await this.#db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    const [row] = await this.#select<Selectable<TasksTable>>('select * from tasks where id = ?', [id]);
     return row ? toTask(row) : undefined;
+  }
+
+  /** A statement written once as text (`?` placeholders, numbered for PostgreSQL): no query building. */
+  async #select<R>(text: string, params: unknown[]): Promise<R[]> {
+    const query = CompiledQuery.raw(this.#dialect === 'postgres' ? numbered(text) : text, params);
+    return (await this.#db.executeQuery<R>(query)).rows;
   }
 
   async getForUpdate(id: string): Promise<Task | undefined> {
@@ -414,12 +424,10 @@ export class SqlTaskRepo implements TaskRepo {
   }
 
   async transitions(taskId: string): Promise<TaskTransition[]> {
-    const rows = await this.#db
-      .selectFrom('task_transitions')
-      .selectAll()
-      .where('task_id', '=', taskId)
-      .orderBy('id')
-      .execute();
+    const rows = await this.#select<Selectable<TaskTransitionsTable>>(
+      'select * from task_transitions where task_id = ? order by id',
+      [taskId],
+    );
     return rows.map(toTransition);
   }
 
@@ -569,14 +577,10 @@ export class SqlTaskRepo implements TaskRepo {
     taskId: string,
     page: { afterId?: number; limit: number },
   ): Promise<Array<TaskLogLine & { id: number }>> {
-    const rows = await this.#db
-      .selectFrom('task_logs')
-      .selectAll()
-      .where('task_id', '=', taskId)
-      .where('id', '>', page.afterId ?? 0)
-      .orderBy('id')
-      .limit(page.limit)
-      .execute();
+    const rows = await this.#select<Selectable<TaskLogsTable>>(
+      'select * from task_logs where task_id = ? and id > ? order by id limit ?',
+      [taskId, page.afterId ?? 0, page.limit],
+    );
     return rows.map((row) => ({
       id: Number(row.id),
       attempt: Number(row.attempt),
