@@ -207,7 +207,9 @@ describe('task repo', () => {
       try {
         await moves(2)();
         // Another node appends: this store's idea of the head is stale now.
-        await other.audit.append([{ actor: alice, action: 'WORKSPACE_UPDATED', entityType: 'workspace', entityId: 'other' }]);
+        await other.audit.append([
+          { actor: alice, action: 'WORKSPACE_UPDATED', entityType: 'workspace', entityId: 'other' },
+        ]);
         await moves(3)();
         await moves(4)();
       } finally {
