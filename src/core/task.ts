@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Actor } from './access.ts';
 import { AgentIdSchema } from './agent.ts';
 import type { TaskPriority } from './assignment.ts';
+import type { Tier } from './policy.ts';
 import type { TaskStatus } from './task-states.ts';
 
 /**
@@ -137,6 +138,8 @@ export interface Task {
   /** High complexity or a milestone: Elite agents are considered for it in a P0 workspace. */
   complexity: 'normal' | 'high';
   milestone: boolean;
+  /** The tier it was submitted for (`tier` with `skills`): later assignments keep to it. */
+  tier: Tier | null;
 }
 
 export type ChildPolicy = 'all' | 'any';

@@ -286,7 +286,11 @@ export class TaskLeases {
       const moved = await assignTask(
         tx,
         failed,
-        { skills: failed.requiredSkills, ...(dead ? { tier: dead.tier } : {}) },
+        // The tier it was submitted for, else the failed agent's: a retry stays at the same level.
+        {
+          skills: failed.requiredSkills,
+          ...(failed.tier || dead ? { tier: failed.tier ?? dead?.tier } : {}),
+        },
         ctx,
         this.#rules,
         { avoid: [options.avoid], reason, notBefore },

@@ -326,6 +326,40 @@ describe('TaskService', () => {
       expect(served).toEqual([p0High.id, p0Low.id, p2Critical.id]);
     });
 
+    it('keeps a waiting task to the tier it was submitted for when capacity frees up', async () => {
+      await store().agents.insert([
+        NewAgentSchema.parse({
+          id: 'tier-l2',
+          name: 'tier-l2',
+          tier: 'L2',
+          parent: 'lead',
+          skills: ['tiered'],
+        }) as NewAgent,
+        NewAgentSchema.parse({
+          id: 'tier-l3',
+          name: 'tier-l3',
+          tier: 'L3',
+          parent: 'tier-l2',
+          skills: ['tiered'],
+        }) as NewAgent,
+      ]);
+      const busy = (await tasks.submit({ taskType: 'busy', skills: ['tiered'], tier: 'L2' }, operator)).task;
+      expect(busy.assignee).toBe('tier-l2');
+      const waiting = (await tasks.submit({ taskType: 'wait', skills: ['tiered'], tier: 'L2' }, operator))
+        .task;
+      expect(waiting).toMatchObject({ status: 'PENDING', tier: 'L2' });
+      // The L3 agent is free, but the task asked for L2.
+      expect(await tasks.assignPending()).toBe(0);
+      await tasks.start(busy.id, operator);
+      await tasks.complete(busy.id, {}, operator);
+      expect(await tasks.assignPending()).toBe(1);
+      expect(await store().tasks.get(waiting.id)).toMatchObject({
+        status: 'ASSIGNED',
+        assignee: 'tier-l2',
+        tier: 'L2',
+      });
+    });
+
     it('considers Elite agents only for P0 work that is high-complexity or a milestone (or CRITICAL)', async () => {
       await store().workspaces.insert(
         NewWorkspaceSchema.parse({ name: 'elite-p0', path: '/elite-p0', priority: 'P0' }) as NewWorkspace,

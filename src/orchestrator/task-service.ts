@@ -167,7 +167,13 @@ export class TaskService {
     for (const candidate of waiting.slice(0, limit)) {
       const task = await this.#change(candidate.id, (tx, task) =>
         task.status === 'PENDING'
-          ? assignTask(tx, task, { skills: task.requiredSkills }, { actor: task.creator }, this.rules)
+          ? assignTask(
+              tx,
+              task,
+              { skills: task.requiredSkills, ...(task.tier ? { tier: task.tier } : {}) },
+              { actor: task.creator },
+              this.rules,
+            )
           : Promise.resolve(task),
       ).catch(() => undefined);
       if (task?.status === 'ASSIGNED') assigned++;

@@ -260,5 +260,6 @@ function newDraft(request: SubmitTask, ctx: TaskContext, parent: Task | null, no
     childPolicy: request.childPolicy ?? null,
     complexity: request.complexity ?? 'normal',
     milestone: request.milestone ?? false,
+    tier: request.tier ?? null,
   };
 }

@@ -207,6 +207,7 @@ export interface TasksTable {
   awaiting_children: number | null;
   complexity: string | null;
   milestone: number | null;
+  tier: string | null;
 }
 
 /** Lines of a task's log (executor output), in order. */

@@ -21,6 +21,7 @@ const newTask = (overrides: Partial<NewTask> = {}): NewTask => ({
   childPolicy: null,
   complexity: 'normal',
   milestone: false,
+  tier: null,
   createdAt: new Date(1_700_000_000_000 + counter),
   ...overrides,
 });

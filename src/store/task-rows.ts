@@ -1,6 +1,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { TaskPriority } from '../core/assignment.ts';
+import type { Tier } from '../core/policy.ts';
 import type { ChildPolicy, Task, TaskError, TaskTransition } from '../core/task.ts';
 import type { TaskStatus } from '../core/task-states.ts';
 import type { TasksTable, TaskTransitionsTable } from './schema.ts';
@@ -88,6 +89,7 @@ export function newRow(task: NewTask, assignment?: TaskAssignment): Insertable<T
     awaiting_children: 0,
     complexity: task.complexity === 'high' ? 'high' : null,
     milestone: task.milestone ? 1 : 0,
+    tier: task.tier,
     assigned_at: assignment?.assignee ? at : null,
     why: assignment?.why ?? null,
     started_at: started ? at : null,
@@ -168,6 +170,7 @@ export function toTask(row: Selectable<TasksTable>): Task {
     awaitingChildren: Number(row.awaiting_children ?? 0) === 1,
     complexity: row.complexity === 'high' ? 'high' : 'normal',
     milestone: Number(row.milestone ?? 0) === 1,
+    tier: (row.tier ?? null) as Tier | null,
   };
 }
 
@@ -217,6 +220,7 @@ export const TASK_COLUMNS = [
   'awaiting_children',
   'complexity',
   'milestone',
+  'tier',
 ] as const satisfies ReadonlyArray<keyof TasksTable>;
 
 /** A column added to `tasks` and not to `TASK_COLUMNS` fails to compile here. */
@@ -271,6 +275,7 @@ export function taskFromValues(v: readonly unknown[]): Task {
     awaiting_children: v[38],
     complexity: v[39],
     milestone: v[40],
+    tier: v[41],
   } as Selectable<TasksTable>);
 }
 

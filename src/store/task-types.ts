@@ -83,6 +83,7 @@ export type NewTask = Pick<
   | 'childPolicy'
   | 'complexity'
   | 'milestone'
+  | 'tier'
 >;
 
 /** What a change of a task writes: the fields given, nothing else (`updatedAt` always). */

@@ -44,6 +44,7 @@ async function seed(store: Store, tasks: readonly Seed[]): Promise<void> {
       childPolicy: null,
       complexity: 'normal',
       milestone: false,
+      tier: null,
       createdAt: new Date(t.at),
     });
     await store.tasks.update(t.id, {

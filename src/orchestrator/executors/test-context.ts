@@ -50,6 +50,7 @@ export function runningTask(overrides: Partial<Task> = {}): Task {
     awaitingChildren: false,
     complexity: 'normal',
     milestone: false,
+    tier: null,
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import { authMigration } from './0005-auth.ts';
 import { tasksMigration } from './0006-tasks.ts';
 import { taskRuntimeMigration } from './0007-task-runtime.ts';
 import { taskComplexityMigration } from './0008-task-complexity.ts';
+import { taskTierMigration } from './0009-task-tier.ts';
 import type { StoreMigration } from './types.ts';
 
 /**
@@ -25,6 +26,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, migration: StoreM
   ['0006-tasks', tasksMigration],
   ['0007-task-runtime', taskRuntimeMigration],
   ['0008-task-complexity', taskComplexityMigration],
+  ['0009-task-tier', taskTierMigration],
 ];
 
 /** A static provider: migrations are imported modules, so nothing depends on the files on disk. */
