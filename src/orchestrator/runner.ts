@@ -63,6 +63,8 @@ export class Runner {
   /** Agents with a local executor, and how many tasks each may run at once (its capacity). */
   #local = new Map<string, { capacity: number }>();
   #timers: NodeJS.Timeout[] = [];
+  /** The sweep under way, if any. */
+  #sweeping: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
   #claiming = false;
   #claimAgain = false;
@@ -87,7 +89,9 @@ export class Runner {
     this.#unsubscribe = this.#deps.bus.subscribe('task.changed', (event) => this.#onTaskChanged(event));
     await this.#refreshAgents();
     this.#timers.push(
-      setInterval(() => void this.#sweep(), this.#options.sweepIntervalMs),
+      setInterval(() => {
+        if (!this.#sweeping) void this.sweep();
+      }, this.#options.sweepIntervalMs),
       setInterval(() => void this.#heartbeat(), Math.max(50, Math.floor(this.#options.leaseMs / 3))),
       setInterval(() => void this.#flushLogs(), LOG_FLUSH_MS),
     );
@@ -107,12 +111,22 @@ export class Runner {
     for (const run of this.#runs.values()) {
       run.controller.abort(new ExecutionError('EXECUTOR_CANCELLED', 'Ziggie is stopping'));
     }
+    // A sweep under way finishes its step before the store closes under it.
+    await this.#sweeping;
     await this.#flushLogs();
   }
 
-  /** One sweep now (tests call it instead of waiting for the timer). */
-  async sweep(): Promise<void> {
-    await this.#sweep();
+  /**
+   * One sweep now, after the one under way if any (tests call it instead of waiting for the timer,
+   * which skips its turn while a sweep runs).
+   */
+  sweep(): Promise<void> {
+    const run: Promise<void> = (this.#sweeping ?? Promise.resolve()).then(() => this.#sweep());
+    this.#sweeping = run;
+    void run.finally(() => {
+      if (this.#sweeping === run) this.#sweeping = undefined;
+    });
+    return run;
   }
 
   async #sweep(): Promise<void> {
@@ -120,7 +134,9 @@ export class Runner {
     const { leases } = this.#deps.tasks;
     try {
       await leases.expireLeases();
+      if (this.#stopped) return;
       await leases.enforceDeadlines();
+      if (this.#stopped) return;
       if (this.#capacityFreed) {
         this.#capacityFreed = false;
         await this.#deps.tasks.assignPending();
