@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   createRequestStateCodec,
   type Implementation,
@@ -114,6 +114,13 @@ export class Gateway implements SessionServices {
 
   /** Adds the configured servers and the ones stored at run time, and connects the eager ones. */
   async start(configured: readonly UpstreamSpec[]): Promise<void> {
+    if (this.tasks) {
+      // Passed-through task ids stay valid across restarts and nodes: their key is kept in the store.
+      const secret = await this.#deps.store.auth.secrets.getOrCreate('mcp-task-ids', () =>
+        randomBytes(32).toString('base64url'),
+      );
+      this.tasks.useSealingKey(createHash('sha256').update(secret).digest());
+    }
     // Tasks a previous run left in flight are failed before any new one starts.
     await this.tasks?.recover();
     for (const spec of configured) this.#add(spec, 'config');

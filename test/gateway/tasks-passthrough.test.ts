@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resultFromTaskOutcome, type TaskEnabledSession } from '@modelcontextprotocol/ext-tasks/client';
 import { taskId as asTaskId } from '@modelcontextprotocol/ext-tasks/core';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.ts';
+import { Ziggie } from '../../src/ziggie.ts';
 import {
   connectTaskClient,
   rawDispatcher,
@@ -211,6 +214,39 @@ describe.each([{ transport: 'stdio' }, { transport: 'http' }])(
         await raw.close();
       }
       expect(events().length).toBe(before);
+    });
+
+    it('routes its ids from another Ziggie sharing the store (a restart, a second node)', async () => {
+      const execution = await c.session.callTool('up__slow', { ms: 1 });
+      if (execution.kind !== 'task') throw new Error('expected a task');
+      await settle(execution);
+      const id = execution.handle.taskId;
+      // The sealing key is the store's: a second Ziggie on the same database opens the id.
+      const config = await loadConfig({ path: join(harness.dir, 'ziggie.yaml'), env: process.env });
+      const second = await Ziggie.start(config, { logger: pino({ level: 'silent' }) });
+      try {
+        const url = await second.listen();
+        const view = second.gateway.aggregateView();
+        await waitFor(() => view.resolveTool('up__slow') !== undefined, 20_000, 'the second node listing');
+        const other = await connectTaskClient(`${url}/mcp`, ENDPOINT);
+        try {
+          const snapshot = other.session.task(asTaskId(id)).snapshot();
+          if (transport === 'http') {
+            // The same upstream process: its task, found.
+            expect((await snapshot).status).toBe('completed');
+          } else {
+            // A stdio upstream is the second node's own process, which never made that task: the
+            // id opened and the request reached it (its own "not found", not Ziggie's).
+            await expect(snapshot).rejects.toMatchObject({
+              message: expect.stringContaining('Task not found'),
+            });
+          }
+        } finally {
+          await other.close();
+        }
+      } finally {
+        await second.stop();
+      }
     });
 
     describe('task ids that do not route', () => {

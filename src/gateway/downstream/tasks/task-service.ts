@@ -46,14 +46,24 @@ export class TaskService {
   readonly limits: TaskLimits;
   /**
    * Seals the ids of tasks passed through to upstreams that run tasks themselves (task-passthrough.ts).
-   * The key is this process's: after a restart those ids no longer open (they are "not found").
+   * Its key is the store's (`useSealingKey`, at start), so the ids still open after a restart and on
+   * every node sharing the database; until then (tests), a key of this process's.
    */
-  readonly sealer = new TaskIdSealer();
+  #sealer = new TaskIdSealer();
   readonly #repo: McpTaskRepo;
   readonly #logger: Logger;
   readonly #leases: TaskLeases;
   readonly #live = new Map<string, LiveTask>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
+
+  get sealer(): TaskIdSealer {
+    return this.#sealer;
+  }
+
+  /** Seals and opens passed-through task ids with `key` (32 bytes) from now on. */
+  useSealingKey(key: Buffer): void {
+    this.#sealer = new TaskIdSealer(key);
+  }
 
   constructor(repo: McpTaskRepo, limits: TaskLimits, logger: Logger) {
     this.#repo = repo;
