@@ -1,12 +1,5 @@
 import type { SQLInputValue } from 'node:sqlite';
-import {
-  CompiledQuery,
-  type Insertable,
-  type QueryCreator,
-  type RawBuilder,
-  type Selectable,
-  sql,
-} from 'kysely';
+import { CompiledQuery, type Insertable, type QueryCreator, type Selectable, sql } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
 import type { NewAuditEntry } from '../core/audit.ts';
@@ -28,6 +21,8 @@ import {
   toTransition,
   writtenTask,
 } from './task-rows.ts';
+import { expiredLeases, extendLeases, leasedBy, pastDeadline } from './task-sweep-queries.ts';
+import { activeAgentCounts, spentBy, usageRollup } from './task-usage-queries.ts';
 import type {
   ActiveAgentCount,
   NewTask,
@@ -38,7 +33,6 @@ import type {
   TaskRepo,
   TaskUpdate,
   UsageGroup,
-  UsageGroupBy,
   UsageQuery,
   UsageTotals,
 } from './types.ts';
@@ -103,26 +97,6 @@ const COMPLETE_ONE_SQL = `update tasks set status = 'COMPLETED', output_json = ?
   output_tokens = output_tokens + ?, cost = cost + ?, completed_at = ?, updated_at = ?, duration_ms = ? - started_at,
   lease_owner = null, lease_expires_at = null where id = ? and status = 'IN_PROGRESS'`;
 const GET_ONE_SQL = `select ${TASK_COLUMN_LIST} from tasks where id = ?`;
-
-/** The column a usage rollup groups by (`a` is the assignee, joined for its team). */
-const USAGE_KEY: Record<UsageGroupBy, RawBuilder<string | null>> = {
-  agent: sql`t.assignee`,
-  team: sql`a.team`,
-  workspace: sql`t.workspace`,
-};
-
-/** A row of the usage query as the drivers return it (PostgreSQL: bigint and numeric as strings). */
-interface UsageRow {
-  group_key: string | null;
-  tasks: number | string;
-  completed: number | string | null;
-  failed: number | string | null;
-  input_tokens: number | string | null;
-  output_tokens: number | string | null;
-  cost: number | string | null;
-  duration_ms: number | string | null;
-  avg_duration_ms: number | string | null;
-}
 
 /**
  * Orchestrator tasks. The repository stores what the service decided; the state machine, the
@@ -496,65 +470,20 @@ export class SqlTaskRepo implements TaskRepo {
     }));
   }
 
-  async expiredLeases(now: Date, limit: number): Promise<Task[]> {
-    let q = this.#db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('lease_expires_at', 'is not', null)
-      .where('lease_expires_at', '<', now.getTime())
-      .where(this.#status(), '=', 'IN_PROGRESS')
-      .orderBy('lease_expires_at')
-      .limit(limit);
-    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
-    return (await q.execute()).map(toTask);
+  expiredLeases(now: Date, limit: number): Promise<Task[]> {
+    return expiredLeases(this.#db, this.#dialect, now, limit);
   }
 
-  /**
-   * `status` in the sweeps' filters. On SQLite `+status`: without statistics its planner would walk
-   * every open task through the status index (milliseconds with thousands in flight, blocking the
-   * event loop) instead of the partial lease or deadline index, which holds only the few due.
-   */
-  #status(): RawBuilder<string> {
-    return this.#dialect === 'sqlite' ? sql<string>`+status` : sql<string>`status`;
+  leasedBy(ownerPrefix: string, limit: number): Promise<Task[]> {
+    return leasedBy(this.#db, this.#dialect, ownerPrefix, limit);
   }
 
-  async leasedBy(ownerPrefix: string, limit: number): Promise<Task[]> {
-    let q = this.#db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('status', '=', 'IN_PROGRESS')
-      // A prefix compare without LIKE: owner ids may hold `_`, a LIKE wildcard.
-      .where(sql<string>`substr(lease_owner, 1, ${ownerPrefix.length})`, '=', ownerPrefix)
-      .orderBy('id')
-      .limit(limit);
-    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
-    return (await q.execute()).map(toTask);
+  pastDeadline(now: Date, limit: number): Promise<Task[]> {
+    return pastDeadline(this.#db, this.#dialect, now, limit);
   }
 
-  async pastDeadline(now: Date, limit: number): Promise<Task[]> {
-    let q = this.#db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('deadline', 'is not', null)
-      .where('deadline', '<=', now.getTime())
-      .where(this.#status(), 'in', ['PENDING', 'ASSIGNED', 'IN_PROGRESS'])
-      .orderBy('deadline')
-      .limit(limit);
-    if (this.#dialect === 'postgres') q = q.forUpdate().skipLocked();
-    return (await q.execute()).map(toTask);
-  }
-
-  async extendLeases(ids: readonly string[], owner: string, until: Date): Promise<string[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.#db
-      .updateTable('tasks')
-      .set({ lease_expires_at: until.getTime() })
-      .where('id', 'in', [...ids])
-      .where('lease_owner', '=', owner)
-      .where('status', '=', 'IN_PROGRESS')
-      .returning('id')
-      .execute();
-    return rows.map((row) => row.id);
+  extendLeases(ids: readonly string[], owner: string, until: Date): Promise<string[]> {
+    return extendLeases(this.#db, ids, owner, until);
   }
 
   async appendLogs(lines: readonly TaskLogEntry[]): Promise<void> {
@@ -590,72 +519,16 @@ export class SqlTaskRepo implements TaskRepo {
     }));
   }
 
-  async usage(query: UsageQuery): Promise<UsageGroup[]> {
-    const key = USAGE_KEY[query.groupBy];
-    const where: RawBuilder<unknown>[] = [sql`1 = 1`];
-    if (query.from) where.push(sql`t.created_at >= ${query.from.getTime()}`);
-    if (query.to) where.push(sql`t.created_at < ${query.to.getTime()}`);
-    if (query.workspace !== undefined) where.push(sql`t.workspace = ${query.workspace}`);
-    // Each task's own columns: a parent's usage is what its own agent reported, never its subtasks'.
-    const { rows } = await sql<UsageRow>`
-      select ${key} as group_key,
-        count(*) as tasks,
-        sum(case when t.status = 'COMPLETED' then 1 else 0 end) as completed,
-        sum(case when t.status = 'FAILED' then 1 else 0 end) as failed,
-        sum(t.input_tokens) as input_tokens,
-        sum(t.output_tokens) as output_tokens,
-        sum(t.cost) as cost,
-        sum(t.duration_ms) as duration_ms,
-        avg(t.duration_ms) as avg_duration_ms
-      from tasks t
-      ${query.groupBy === 'team' ? sql`left join agents a on a.id = t.assignee` : sql``}
-      where ${sql.join(where, sql` and `)}
-      group by ${key}`.execute(this.#db);
-    const n = (value: number | string | null) => (value === null ? 0 : Number(value));
-    return rows
-      .map((row) => ({
-        key: row.group_key,
-        tasks: n(row.tasks),
-        completed: n(row.completed),
-        failed: n(row.failed),
-        inputTokens: n(row.input_tokens),
-        outputTokens: n(row.output_tokens),
-        cost: n(row.cost),
-        durationMs: n(row.duration_ms),
-        avgDurationMs: row.avg_duration_ms === null ? null : Number(row.avg_duration_ms),
-      }))
-      .sort((a, b) =>
-        a.key === b.key ? 0 : a.key === null ? 1 : b.key === null ? -1 : a.key < b.key ? -1 : 1,
-      );
+  usage(query: UsageQuery): Promise<UsageGroup[]> {
+    return usageRollup(this.#db, query);
   }
 
-  async spent(scope: { assignee: string } | { workspace: string }): Promise<UsageTotals> {
-    let q = this.#db
-      .selectFrom('tasks')
-      .select([
-        (eb) => eb.fn.sum<number | string | null>('cost').as('cost'),
-        (eb) => eb.fn.sum<number | string | null>(sql`input_tokens + output_tokens`).as('tokens'),
-      ]);
-    q =
-      'assignee' in scope
-        ? q.where('assignee', '=', scope.assignee)
-        : q.where('workspace', '=', scope.workspace);
-    const row = await q.executeTakeFirst();
-    return { cost: Number(row?.cost ?? 0), tokens: Number(row?.tokens ?? 0) };
+  spent(scope: { assignee: string } | { workspace: string }): Promise<UsageTotals> {
+    return spentBy(this.#db, scope);
   }
 
-  async activeAgents(): Promise<ActiveAgentCount[]> {
-    const rows = await this.#db
-      .selectFrom('agents')
-      .select(['tier', 'workspace', (eb) => eb.fn.countAll<number | string>().as('count')])
-      .where('workload', '>', 0)
-      .groupBy(['tier', 'workspace'])
-      .execute();
-    return rows.map((row) => ({
-      tier: row.tier as Tier,
-      workspace: row.workspace,
-      count: Number(row.count),
-    }));
+  activeAgents(): Promise<ActiveAgentCount[]> {
+    return activeAgentCounts(this.#db);
   }
 
   async adjustWorkload(agentId: string, delta: number): Promise<void> {
