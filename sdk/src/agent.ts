@@ -7,6 +7,7 @@ import {
   type ServerMessage,
   ServerMessageSchema,
 } from '../../src/core/agent-protocol.ts';
+import { toFrames } from './frames.ts';
 import { httpBase, requestJson, ZiggieApiError } from './http.ts';
 import { boundLogs, logBytes, OFFLINE_LOG_BYTES } from './offline-logs.ts';
 import type { SubmitTaskInput, TaskJson, ToolResult } from './types.ts';
@@ -399,52 +400,9 @@ class AgentClient {
     if (!socket || socket.readyState !== WebSocket.OPEN || !hello || this.#outbox.length === 0) return;
     const messages = this.#outbox;
     this.#outbox = [];
-    // Room for the batch envelope.
-    const limit = hello.maxMessageBytes - 64;
-    let parts: string[] = [];
-    let size = 0;
-    const emit = () => {
-      if (parts.length === 0) return;
-      socket.send(
-        parts.length === 1 ? (parts[0] as string) : `{"type":"batch","messages":[${parts.join(',')}]}`,
-      );
-      parts = [];
-      size = 0;
-    };
-    for (const message of messages) {
-      const text = this.#encode(message, limit);
-      if (text === undefined) continue;
-      const bytes = Buffer.byteLength(text) + 1;
-      if (size + bytes > limit || parts.length >= 10_000) emit();
-      parts.push(text);
-      size += bytes;
+    for (const frame of toFrames(messages, hello.maxMessageBytes, (error) => this.#report(error))) {
+      socket.send(frame);
     }
-    emit();
-  }
-
-  /**
-   * One message as JSON. A result JSON cannot carry (a BigInt, a cycle) or too big for one frame
-   * fails its task for good instead of breaking the connection; anything else that big is dropped.
-   */
-  #encode(message: AgentSingleMessageInput, limit: number): string | undefined {
-    let problem: string;
-    try {
-      const text = JSON.stringify(message);
-      if (Buffer.byteLength(text) <= limit) return text;
-      problem = `the ${message.type} is ${Buffer.byteLength(text)} bytes, more than the ${limit} one message may carry`;
-    } catch (error) {
-      problem = `the ${message.type} cannot be sent as JSON: ${(error as Error).message}`;
-    }
-    if (message.type === 'result') {
-      return JSON.stringify({
-        type: 'failure',
-        taskId: message.taskId,
-        error: { code: 'OUTPUT_NOT_SENDABLE', message: problem },
-        retryable: false,
-      });
-    }
-    this.#report(new Error(`not sent: ${problem}`));
-    return undefined;
   }
 
   #closed(socket: WebSocket): void {
