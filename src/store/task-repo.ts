@@ -1,15 +1,16 @@
 import type { SQLInputValue } from 'node:sqlite';
-import { CompiledQuery, type Insertable, type QueryCreator, type Selectable, sql } from 'kysely';
+import { CompiledQuery, type Insertable, type Selectable, sql } from 'kysely';
 import type { Actor } from '../core/access.ts';
 import type { CandidateAgent } from '../core/assignment.ts';
 import type { NewAuditEntry } from '../core/audit.ts';
 import type { Tier } from '../core/policy.ts';
 import type { Task, TaskLogLine, TaskTransition } from '../core/task.ts';
-import { type AppendPrefix, numbered, type SqlAuditRepo } from './audit-repo.ts';
+import { numbered, type SqlAuditRepo } from './audit-repo.ts';
 import { decodeCursor, encodeCursor, type Page } from './cursor.ts';
 import type { RowWriter } from './row-writer.ts';
-import type { Database, StoreDb, TaskLogsTable, TasksTable, TaskTransitionsTable } from './schema.ts';
+import type { StoreDb, TaskLogsTable, TasksTable, TaskTransitionsTable } from './schema.ts';
 import { lockForWrite } from './sql-transaction.ts';
+import { movesPrefix, transitionRow, workloadUpdate } from './task-moves-sql.ts';
 import {
   chunks,
   newRow,
@@ -25,6 +26,7 @@ import { expiredLeases, extendLeases, leasedBy, pastDeadline } from './task-swee
 import { activeAgentCounts, spentBy, usageRollup } from './task-usage-queries.ts';
 import type {
   ActiveAgentCount,
+  CompletedAttempt,
   NewTask,
   StoreDialect,
   TaskAssignment,
@@ -44,45 +46,6 @@ const CLAIM_SET_SQLITE = `status = 'IN_PROGRESS', attempts = attempts + 1, start
   lease_owner = ?, lease_expires_at = ?, not_before = null`;
 const CLAIM_SET_PG = `status = 'IN_PROGRESS', attempts = attempts + 1, started_at = $1, updated_at = $2,
   lease_owner = $3, lease_expires_at = $4, not_before = null`;
-
-/** The columns of a transition row, in the order of the PostgreSQL insert in writeMoves. */
-const TRANSITION_COLUMNS = [
-  'task_id',
-  'from_status',
-  'to_status',
-  'actor_type',
-  'actor_id',
-  'reason',
-  'at',
-] as const;
-
-function transitionRow(t: TaskTransition) {
-  return {
-    task_id: t.taskId,
-    from_status: t.from,
-    to_status: t.to,
-    actor_type: t.actor.type,
-    actor_id: t.actor.id,
-    reason: t.reason,
-    at: t.at.getTime(),
-  };
-}
-
-/** Adds each agent's delta to its workload (never below 0), in one statement. */
-function workloadUpdate(db: QueryCreator<Database>, changes: ReadonlyArray<[string, number]>) {
-  const delta = sql<number>`(case id ${sql.join(
-    changes.map(([id, d]) => sql`when ${id} then ${d}`),
-    sql` `,
-  )} else 0 end)`;
-  return db
-    .updateTable('agents')
-    .set({ workload: sql<number>`case when workload + ${delta} < 0 then 0 else workload + ${delta} end` })
-    .where(
-      'id',
-      'in',
-      changes.map(([id]) => id),
-    );
-}
 
 function rank(task: Task): number {
   return RANK[task.priority] ?? 3;
@@ -185,52 +148,14 @@ export class SqlTaskRepo implements TaskRepo {
       await this.#audit.append(audit);
       return;
     }
-    // One round trip for the lot: the workloads (agents locked in id order) and the transition rows
-    // in data-modifying CTEs of the audit append, whose head is locked after the agents.
-    const prefix: AppendPrefix = { ctes: [], params: [], gate: [] };
-    if (this.#deferred.length > 0) {
-      const rows = this.#deferred;
-      this.#deferred = [];
-      // Every new row has the same columns (newRow), in the same order.
-      const columns = Object.keys(rows[0] as object) as Array<keyof Insertable<TasksTable>>;
-      const values = `(${columns.map(() => '?').join(', ')})`;
-      prefix.ctes.push(
-        `new_tasks as (insert into tasks (${columns.join(', ')}) values ${rows.map(() => values).join(', ')})`,
-      );
-      for (const row of rows) for (const column of columns) prefix.params.push(row[column] ?? null);
-    }
-    if (changes.length > 0) {
-      prefix.ctes.push(`moved_workloads as (update agents
-        set workload = greatest(0, workload + (?::int[])[array_position(?::text[], id)])
-        where id = any(?::text[]) returning 1)`);
-      const ids = changes.map(([id]) => id);
-      prefix.params.push(
-        changes.map(([, delta]) => delta),
-        ids,
-        ids,
-      );
-      prefix.gate.push('moved_workloads');
-    }
-    if (transitions.length > 0) {
-      prefix.ctes.push(`moved_transitions as (insert into task_transitions
-        (task_id, from_status, to_status, actor_type, actor_id, reason, at)
-        select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[]))`);
-      const rows = transitions.map(transitionRow);
-      for (const column of TRANSITION_COLUMNS) prefix.params.push(rows.map((row) => row[column]));
-    }
-    await this.#audit.appendWith(audit, prefix.ctes.length > 0 ? prefix : undefined);
+    // One round trip for the lot: the new tasks, the workloads and the transitions in data-modifying
+    // CTEs of the audit append (task-moves-sql.ts).
+    const prefix = movesPrefix(this.#deferred, changes, transitions);
+    this.#deferred = [];
+    await this.#audit.appendWith(audit, prefix);
   }
 
-  async completeAttempts(
-    rows: ReadonlyArray<{
-      id: string;
-      output: unknown;
-      inputTokens: number;
-      outputTokens: number;
-      cost: number;
-    }>,
-    at: Date,
-  ): Promise<number> {
+  async completeAttempts(rows: readonly CompletedAttempt[], at: Date): Promise<number> {
     let moved = 0;
     if (this.#writer) {
       // One prepared single-row UPDATE each: on SQLite far cheaper than building the statement below.

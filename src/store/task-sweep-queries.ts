@@ -1,6 +1,6 @@
-import { type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import type { Task } from '../core/task.ts';
-import type { StoreDb } from './schema.ts';
+import type { Database, StoreDb, TasksTable } from './schema.ts';
 import { toTask } from './task-rows.ts';
 import type { StoreDialect } from './types.ts';
 
@@ -13,16 +13,17 @@ export async function expiredLeases(
   now: Date,
   limit: number,
 ): Promise<Task[]> {
-  let q = db
-    .selectFrom('tasks')
-    .selectAll()
-    .where('lease_expires_at', 'is not', null)
-    .where('lease_expires_at', '<', now.getTime())
-    .where(statusColumn(dialect), '=', 'IN_PROGRESS')
-    .orderBy('lease_expires_at')
-    .limit(limit);
-  if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-  return (await q.execute()).map(toTask);
+  return lockedForSweep(
+    dialect,
+    db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('lease_expires_at', 'is not', null)
+      .where('lease_expires_at', '<', now.getTime())
+      .where(statusColumn(dialect), '=', 'IN_PROGRESS')
+      .orderBy('lease_expires_at')
+      .limit(limit),
+  );
 }
 
 /**
@@ -41,16 +42,17 @@ export async function leasedBy(
   ownerPrefix: string,
   limit: number,
 ): Promise<Task[]> {
-  let q = db
-    .selectFrom('tasks')
-    .selectAll()
-    .where('status', '=', 'IN_PROGRESS')
-    // A prefix compare without LIKE: owner ids may hold `_`, a LIKE wildcard.
-    .where(sql<string>`substr(lease_owner, 1, ${ownerPrefix.length})`, '=', ownerPrefix)
-    .orderBy('id')
-    .limit(limit);
-  if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-  return (await q.execute()).map(toTask);
+  return lockedForSweep(
+    dialect,
+    db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', '=', 'IN_PROGRESS')
+      // A prefix compare without LIKE: owner ids may hold `_`, a LIKE wildcard.
+      .where(sql<string>`substr(lease_owner, 1, ${ownerPrefix.length})`, '=', ownerPrefix)
+      .orderBy('id')
+      .limit(limit),
+  );
 }
 
 /** Open tasks past their deadline. */
@@ -60,16 +62,17 @@ export async function pastDeadline(
   now: Date,
   limit: number,
 ): Promise<Task[]> {
-  let q = db
-    .selectFrom('tasks')
-    .selectAll()
-    .where('deadline', 'is not', null)
-    .where('deadline', '<=', now.getTime())
-    .where(statusColumn(dialect), 'in', ['PENDING', 'ASSIGNED', 'IN_PROGRESS'])
-    .orderBy('deadline')
-    .limit(limit);
-  if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-  return (await q.execute()).map(toTask);
+  return lockedForSweep(
+    dialect,
+    db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('deadline', 'is not', null)
+      .where('deadline', '<=', now.getTime())
+      .where(statusColumn(dialect), 'in', ['PENDING', 'ASSIGNED', 'IN_PROGRESS'])
+      .orderBy('deadline')
+      .limit(limit),
+  );
 }
 
 /** Renews the leases `owner` still holds; the ids it still held. */
@@ -89,4 +92,13 @@ export async function extendLeases(
     .returning('id')
     .execute();
   return rows.map((row) => row.id);
+}
+
+/** Runs a sweep's select; on PostgreSQL the rows are locked, skipping those another node holds. */
+async function lockedForSweep(
+  dialect: StoreDialect,
+  query: SelectQueryBuilder<Database, 'tasks', Selectable<TasksTable>>,
+): Promise<Task[]> {
+  const rows = await (dialect === 'postgres' ? query.forUpdate().skipLocked() : query).execute();
+  return rows.map(toTask);
 }

@@ -26,6 +26,15 @@ export interface UsageQuery {
   workspace?: string;
 }
 
+/** An attempt an agent reported done: its output and the usage to add. */
+export interface CompletedAttempt {
+  id: string;
+  output: unknown;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
 /** One group of a usage rollup; every figure counts a task's own usage only (not its subtasks'). */
 export interface UsageGroup {
   /** The agent id, team or workspace; null for tasks without one (never assigned, no team, no workspace). */
@@ -197,16 +206,7 @@ export interface TaskRepo {
    * and the usage to add, all at `at` (duration from each one's start); the lease ends. The caller
    * holds the rows and has checked the move. Answers how many moved.
    */
-  completeAttempts(
-    rows: ReadonlyArray<{
-      id: string;
-      output: unknown;
-      inputTokens: number;
-      outputTokens: number;
-      cost: number;
-    }>,
-    at: Date,
-  ): Promise<number>;
+  completeAttempts(rows: readonly CompletedAttempt[], at: Date): Promise<number>;
   /** IN_PROGRESS tasks whose lease ended before `now`, locked (skipping rows another node holds). */
   expiredLeases(now: Date, limit: number): Promise<Task[]>;
   /** IN_PROGRESS tasks whose lease owner starts with `ownerPrefix`, locked. */

@@ -10,6 +10,7 @@ import type { TaskRepo } from './task-types.ts';
 
 export type {
   ActiveAgentCount,
+  CompletedAttempt,
   NewTask,
   TaskAssignment,
   TaskFilter,

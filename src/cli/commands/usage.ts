@@ -1,18 +1,7 @@
 import { type Command, Option } from 'commander';
+import type { UsageGroup } from '../../store/types.ts';
 import { printJson, printTable } from '../output.ts';
 import { clientFor, type RemoteFlags, remoteOptions } from '../remote.ts';
-
-interface UsageGroupRow {
-  key: string | null;
-  tasks: number;
-  completed: number;
-  failed: number;
-  inputTokens: number;
-  outputTokens: number;
-  cost: number;
-  durationMs: number;
-  avgDurationMs: number | null;
-}
 
 interface UsageFlags extends RemoteFlags {
   by: 'agent' | 'team' | 'workspace';
@@ -55,7 +44,7 @@ export function registerUsage(program: Command): void {
     if (flags.from) query.set('from', flags.from);
     if (flags.to) query.set('to', flags.to);
     if (flags.workspace) query.set('workspace', flags.workspace);
-    const report = await clientFor(flags).get<{ groups: UsageGroupRow[] }>(`/api/usage?${query}`);
+    const report = await clientFor(flags).get<{ groups: UsageGroup[] }>(`/api/usage?${query}`);
     if (flags.json) return printJson(report);
     printTable(
       report.groups.map((g) => ({
@@ -73,8 +62,7 @@ export function registerUsage(program: Command): void {
       'no tasks',
     );
     if (report.groups.length === 0) return;
-    const sum = (pick: (g: UsageGroupRow) => number) =>
-      report.groups.reduce((total, g) => total + pick(g), 0);
+    const sum = (pick: (g: UsageGroup) => number) => report.groups.reduce((total, g) => total + pick(g), 0);
     process.stdout.write(
       `total: ${sum((g) => g.tasks)} tasks, ${sum((g) => g.inputTokens + g.outputTokens)} tokens, cost ${money(sum((g) => g.cost))}\n`,
     );
