@@ -109,13 +109,7 @@ export async function passThroughGet(
   ctx: ServerContext,
   owner: string,
 ): Promise<Record<string, unknown>> {
-  const ref = resolve(sealer, view, id, owner);
-  const upstream = upstreamOf(services, ref.server, id);
-  const raw = await upstream.rawRequest(
-    'tasks/get',
-    { taskId: ref.taskId },
-    { signal: ctx.mcpReq.signal, clientCapabilities: taskCapabilities(ctx) },
-  );
+  const { ref, raw } = await toUpstreamTask(services, sealer, view, id, ctx, owner, 'tasks/get');
   const { resultType: _complete, _meta: _ignored, ...rest } = raw;
   const task = DetailedTaskV2Schema.safeParse(rest);
   if (!task.success) throw invalid(ref.server, 'tasks/get', task.error.message);
@@ -133,12 +127,7 @@ export async function passThroughUpdate(
   ctx: ServerContext,
   owner: string,
 ): Promise<void> {
-  const ref = resolve(sealer, view, id, owner);
-  await upstreamOf(services, ref.server, id).rawRequest(
-    'tasks/update',
-    { taskId: ref.taskId, inputResponses },
-    { signal: ctx.mcpReq.signal, clientCapabilities: taskCapabilities(ctx) },
-  );
+  await toUpstreamTask(services, sealer, view, id, ctx, owner, 'tasks/update', { inputResponses });
 }
 
 /** `tasks/cancel` of a passed-through task: the upstream decides, as the extension has it. */
@@ -150,12 +139,27 @@ export async function passThroughCancel(
   ctx: ServerContext,
   owner: string,
 ): Promise<void> {
+  await toUpstreamTask(services, sealer, view, id, ctx, owner, 'tasks/cancel');
+}
+
+/** Sends a `tasks/*` request for the task a sealed id names to its upstream, under the upstream's id. */
+async function toUpstreamTask(
+  services: SessionServices,
+  sealer: TaskIdSealer,
+  view: CatalogView,
+  id: string,
+  ctx: ServerContext,
+  owner: string,
+  method: 'tasks/get' | 'tasks/update' | 'tasks/cancel',
+  params: Record<string, unknown> = {},
+): Promise<{ ref: UpstreamTaskRef; raw: Record<string, unknown> }> {
   const ref = resolve(sealer, view, id, owner);
-  await upstreamOf(services, ref.server, id).rawRequest(
-    'tasks/cancel',
-    { taskId: ref.taskId },
+  const raw = await upstreamOf(services, ref.server, id).rawRequest(
+    method,
+    { ...params, taskId: ref.taskId },
     { signal: ctx.mcpReq.signal, clientCapabilities: taskCapabilities(ctx) },
   );
+  return { ref, raw };
 }
 
 /**
